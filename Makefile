@@ -1,0 +1,41 @@
+# Convenience targets for the squad kit. Everything here is also reachable without make:
+# conda env create -f environment.yml, then the `squad` commands and `pytest`.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.squad-installed
+
+# Offline machines (and CI) read download-only dataset sources from a mirror folder.
+ifneq ($(wildcard ../shared/datasets),)
+export SQUAD_DATA_MIRROR ?= $(abspath ../shared/datasets)
+endif
+export MPLBACKEND ?= Agg
+
+.PHONY: install run test lint bench course lab system-deps clean
+
+# Reinstall only when the package metadata changed: a second `make` installs nothing.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/squad datasets list --cards
+
+lint: install
+	$(BIN)/ruff check squad tests bench
+	$(BIN)/ruff format --check squad tests bench
+	$(BIN)/codespell squad tests datasets notebooks exercises/README.md README.md
+
+test: install lint
+	$(BIN)/python -m pytest
+
+bench: install
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,113 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+Every file the kit writes for others to read (cached datasets, run records, reports) goes
+through here, so that an interrupted process leaves nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    The temporary file lives in the same folder, so the final ``os.replace`` is atomic on
+    every platform. On error the temporary file is removed and ``path`` is untouched.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to write. Its folder is created if missing.
+
+    Yields
+    ------
+    pathlib.Path
+        Where to write the content.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("hello")
+    >>> target.read_text()
+    'hello'
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically and return the path.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = atomic_write_bytes(pathlib.Path(tempfile.mkdtemp()) / "b.bin", b"ab")
+    >>> p.read_bytes()
+    b'ab'
+    """
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically and return the path.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> atomic_write_text(pathlib.Path(tempfile.mkdtemp()) / "t.txt", "x").read_text()
+    'x'
+    """
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = atomic_write_json(pathlib.Path(tempfile.mkdtemp()) / "r.json", {"b": 1, "a": 2})
+    >>> print(p.read_text())
+    {
+      "a": 2,
+      "b": 1
+    }
+    """
+    text = json.dumps(
+        obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False
+    )
+    return atomic_write_text(path, text + "\n")

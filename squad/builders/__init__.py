@@ -1,0 +1,48 @@
+"""Builders turn a card's verified source files into the dataset's tables.
+
+Each builder is a function ``build(card, sources) -> dict[str, DataFrame]`` returning at least
+the table ``"data"`` (with one ``split:<protocol>`` column per split protocol) and optionally
+more tables (``"hierarchy"``). ``VERSION`` is bumped whenever a builder's output changes, so
+that caches built by the old code are rebuilt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["BUILDERS", "get_builder", "builder_version"]
+
+#: builder name -> module defining ``build`` and ``VERSION``.
+BUILDERS: dict[str, str] = {
+    "soc2010": "squad.builders.soc2010",
+    "ecoicop": "squad.builders.ecoicop",
+    "lfs_synthetic": "squad.builders.lfs",
+    "lfs_synthetic_missing": "squad.builders.lfs",
+    "table": "squad.builders.table",
+}
+
+Builder = Callable[[Any, dict], dict[str, pd.DataFrame]]
+
+
+def _module(name: str):
+    if name not in BUILDERS:
+        raise ValueError(
+            f"Unknown builder '{name}'. Known builders: {', '.join(sorted(BUILDERS))}. "
+            f"Use 'table' for a CSV or Parquet file of your own."
+        )
+    return import_module(BUILDERS[name])
+
+
+def get_builder(name: str) -> Builder:
+    """Return the build function registered as ``name``."""
+    module = _module(name)
+    return getattr(module, f"build_{name}", None) or module.build
+
+
+def builder_version(name: str) -> str:
+    """Return the version of the builder ``name``: part of every cache key."""
+    return f"{name}:{_module(name).VERSION}"
