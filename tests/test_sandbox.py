@@ -1,0 +1,398 @@
+"""Tests for squad.sandbox: limits and isolation of kernels that run untrusted code."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from traitlets.config import Config
+
+from squad import sandbox
+from squad.sandbox import (
+    AsyncSandboxedKernelManager,
+    SandboxCapabilities,
+    SandboxPolicy,
+    build_kernel_env,
+    make_kernel_manager,
+    prepare_workdir,
+    sandbox_capabilities,
+)
+
+HOSTILE = Path(__file__).parent / "data" / "hostile"
+LINUX = sys.platform.startswith("linux")
+INSTALL = "install bubblewrap (apt-get install bubblewrap)"
+
+
+def _require_bwrap() -> None:
+    if LINUX and shutil.which("bwrap") is None:
+        pytest.fail(f"bwrap is not on this Linux machine: {INSTALL}")
+
+
+def _snippet(name: str, **values: object) -> str:
+    """Read a hostile snippet and fill in its ``{placeholders}``."""
+    text = (HOSTILE / f"{name}.py.in").read_text()
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", repr(value))
+    return text
+
+
+def _notebook(*sources: str) -> nbformat.NotebookNode:
+    cells = [nbformat.v4.new_code_cell(textwrap.dedent(src)) for src in sources]
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def _result(cell: nbformat.NotebookNode) -> dict:
+    """The JSON printed on the last stdout line of a cell."""
+    text = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+    assert text.strip(), f"cell printed nothing: {cell.outputs}"
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def _processes_with(marker: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A fake course: a hidden folder with a gradebook beside a readable file."""
+    tmp_path.chmod(0o755)
+    (tmp_path / "course").mkdir(mode=0o755)
+    (tmp_path / "course" / "gradebook.db").write_text("grades")
+    public = tmp_path / "public.txt"
+    public.write_text("public")
+    public.chmod(0o666)  # only a read-only mount can stop a write
+    return tmp_path
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    sub = tmp_path / "submitted" / "ana" / "ps1"
+    sub.mkdir(parents=True)
+    (sub / "ps1.ipynb").write_text("{}")
+    work = prepare_workdir(sub)
+    yield work
+    shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def listener():
+    """A TCP listener on the loopback interface of the grader's network."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(0.3)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def empty_path(monkeypatch):
+    """PATH without bwrap or unshare; the machine is probed again afterwards."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    yield
+    monkeypatch.undo()
+    sandbox.sandbox_capabilities(refresh=True)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("memory_mb", 100), ("cpu_seconds", 0), ("max_processes", -1), ("tmp_size_mb", 0)],
+)
+def test_sandbox_policy_rejects_bad_limits(field, value):
+    """A limit below its floor is a ValueError that names it."""
+    with pytest.raises(ValueError, match=f"{field}={value}"):
+        SandboxPolicy(**{field: value})
+
+
+def test_sandbox_policy_rejects_unknown_isolation():
+    """An unknown isolation mode is a ValueError listing the known ones."""
+    with pytest.raises(ValueError, match="'docker' is unknown.*bwrap"):
+        SandboxPolicy(isolation="docker")
+
+
+def test_build_kernel_env_keeps_only_allowed_names():
+    """Secrets are dropped, allowed names kept, HOME moved to the workdir."""
+    parent = {"PATH": "/usr/bin", "LC_ALL": "C", "GITHUB_TOKEN": "x", "AWS_KEY": "y"}
+    policy = SandboxPolicy(env={"NBGRADER_EXECUTION": "autograde"})
+    env = build_kernel_env(policy, "/w", "/r", environ=parent)
+    assert "GITHUB_TOKEN" not in env and "AWS_KEY" not in env
+    assert env["LC_ALL"] == "C"
+    assert env["PATH"].endswith("/usr/bin")
+    assert env["HOME"] == "/w"
+    assert env["NBGRADER_EXECUTION"] == "autograde"
+
+
+def test_prepare_workdir_copies_only_notebooks_and_data(tmp_path):
+    """Only the submission's notebooks and the data files reach the workdir."""
+    sub = tmp_path / "sub"
+    (sub / "part2").mkdir(parents=True)
+    (sub / ".ipynb_checkpoints").mkdir()
+    (sub / "ps1.ipynb").write_text("{}")
+    (sub / "part2" / "ps2.ipynb").write_text("{}")
+    (sub / ".ipynb_checkpoints" / "ps1-checkpoint.ipynb").write_text("{}")
+    (sub / "notes.txt").write_text("x")
+    (tmp_path / "gradebook.db").write_text("secret")
+    (sub / "link.ipynb").symlink_to(tmp_path / "gradebook.db")
+    data = tmp_path / "prices.csv"
+    data.write_text("a,b\n1,2\n")
+    work = prepare_workdir(sub, {"data/prices.csv": data}, tmp_path / "work")
+    found = sorted(
+        p.relative_to(work).as_posix() for p in work.rglob("*") if p.is_file()
+    )
+    assert found == ["data/prices.csv", "part2/ps2.ipynb", "ps1.ipynb"]
+
+
+@pytest.mark.parametrize(
+    ("data", "dest", "error", "match"),
+    [
+        ({"../x.csv": "prices.csv"}, None, ValueError, "must be relative"),
+        (["missing.csv"], None, FileNotFoundError, "missing.csv' does not exist"),
+        ([], "full", FileExistsError, "is not empty"),
+    ],
+)
+def test_prepare_workdir_rejects_bad_input(tmp_path, data, dest, error, match):
+    """Escaping names, missing data and a used destination are refused."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (tmp_path / "prices.csv").write_text("a")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "old.txt").write_text("x")
+    if isinstance(data, dict):
+        data = {k: tmp_path / v for k, v in data.items()}
+    else:
+        data = [tmp_path / d for d in data]
+    with pytest.raises(error, match=match):
+        prepare_workdir(sub, data, tmp_path / dest if dest else None)
+
+
+def test_prepare_workdir_rejects_missing_submission(tmp_path):
+    """A submission folder that does not exist is a NotADirectoryError."""
+    with pytest.raises(NotADirectoryError, match="does not exist"):
+        prepare_workdir(tmp_path / "nobody")
+
+
+def test_capabilities_missing_names_inactive_protections():
+    """Each weaker mode names what it cannot protect."""
+    caps = SandboxCapabilities(
+        "linux", True, None, "/usr/bin/unshare", ("RLIMIT_AS",), "unshare"
+    )
+    missing = " ".join(caps.missing())
+    assert "filesystem isolation" in missing and "PID namespace" in missing
+    assert "network isolation" not in missing
+    assert "RLIMIT_CPU limit" in missing and "RLIMIT_AS limit" not in missing
+    assert caps.missing("bwrap") == (
+        "RLIMIT_CPU limit",
+        "RLIMIT_NPROC limit",
+        "RLIMIT_FSIZE limit",
+    )
+
+
+def test_sandbox_capabilities_finds_bubblewrap():
+    """On Linux bubblewrap, unshare and setrlimit all work (set-up installs bwrap)."""
+    if not LINUX:
+        pytest.skip("bubblewrap is Linux-only")
+    _require_bwrap()
+    caps = sandbox_capabilities(refresh=True)
+    assert caps.bwrap is not None, f"bwrap found but not working: {caps.problems}"
+    assert caps.isolation == "bwrap"
+    assert caps.unshare is not None
+    assert set(caps.rlimits) == {
+        "RLIMIT_AS",
+        "RLIMIT_CPU",
+        "RLIMIT_NPROC",
+        "RLIMIT_FSIZE",
+    }
+
+
+def test_sandbox_capabilities_without_bwrap_warns(empty_path, caplog):
+    """Without bwrap or unshare the sandbox degrades, says why and refuses 'bwrap'."""
+    with caplog.at_level(logging.WARNING, logger="squad"):
+        caps = sandbox_capabilities(refresh=True)
+    assert caps.bwrap is None and caps.unshare is None
+    assert caps.isolation == ("rlimits" if os.name == "posix" else "none")
+    assert "network isolation" in caplog.text and INSTALL in caplog.text
+    with pytest.raises(
+        OSError, match=r"'bwrap' does not work.*apt-get install bubblewrap"
+    ):
+        make_kernel_manager(SandboxPolicy(isolation="bwrap"), Path.cwd())
+
+
+def test_make_kernel_manager_needs_workdir():
+    """Without a working directory there is nothing safe to run in."""
+    with pytest.raises(ValueError, match="needs a workdir"):
+        make_kernel_manager(SandboxPolicy(isolation="none"))
+
+
+@pytest.mark.slow
+def test_sandbox_probes_detect_an_open_kernel(workdir, course, listener, monkeypatch):
+    """Control: without the sandbox the probes see the secret, network and files."""
+    monkeypatch.setenv("SQUAD_TEST_SECRET", "s3cret")
+    port = listener.getsockname()[1]
+    nb = _notebook(
+        _snippet("escape", port=port, course=str(course), other=str(workdir))
+    )
+    client = NotebookClient(nb, km=AsyncKernelManager(), timeout=30)
+    client.execute(cwd=str(workdir), cleanup_kc=True)
+    seen = _result(nb.cells[0])
+    assert seen["secret"] == "s3cret"
+    assert seen["connect"] == "connected"
+    assert listener.accept()[0] is not None
+    assert seen["gradebook"] == "grades"
+    assert seen["public_write"] == "written"
+    assert seen["other_student"] is True
+
+
+@pytest.mark.slow
+def test_sandboxed_kernel_stops_hostile_code(
+    workdir, course, listener, monkeypatch, tmp_path
+):
+    """Under bubblewrap every hostile snippet is contained; honest code still works."""
+    _require_bwrap()
+    monkeypatch.setenv("SQUAD_TEST_SECRET", "s3cret")
+    other = prepare_workdir(tmp_path / "submitted" / "ana" / "ps1")  # another student
+    policy = SandboxPolicy(
+        memory_mb=512,
+        cpu_seconds=4,
+        max_processes=32,
+        max_output_file_mb=10,
+        readable_paths=[course],
+        hidden_paths=[course / "course"],
+        isolation="bwrap",
+    )
+    port = listener.getsockname()[1]
+    nb = _notebook(
+        "import statistics\nstatistics.mean([1, 2, 3, 6])",
+        _snippet("memory_bomb"),
+        _snippet("fork_bomb", n=200),
+        _snippet("big_file", mb=100),
+        _snippet("escape", port=port, course=str(course), other=str(other)),
+        "import os, json\nos.kill(os.getppid(), 9)\nprint(json.dumps(os.getppid()))",
+        "print('{\"alive\": true}')",
+        "while True:\n    pass",
+    )
+    km = make_kernel_manager(policy, workdir)
+    client = NotebookClient(nb, km=km, timeout=30, allow_errors=True)
+    started = time.monotonic()
+    try:
+        with pytest.raises(DeadKernelError), client.setup_kernel(cleanup_kc=True):
+            for index, cell in enumerate(nb.cells):
+                started = time.monotonic()
+                client.execute_cell(cell, index)
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
+    cpu_cell_seconds = time.monotonic() - started
+
+    assert nb.cells[0].outputs[0]["data"]["text/plain"] == "3"
+    memory = _result(nb.cells[1])
+    assert memory == {"small": "ok", "big": "MemoryError"}
+    fork = _result(nb.cells[2])
+    assert 0 < fork["started"] < 32, fork
+    assert fork["error"] == "BlockingIOError"
+    big = _result(nb.cells[3])
+    assert big["errno"] == 27  # EFBIG
+    assert (workdir / "big.bin").stat().st_size == 10 * 1024 * 1024
+    escape = _result(nb.cells[4])
+    assert escape["secret"] is None
+    assert escape["home"] == str(workdir)
+    assert escape["connect"] in ("ConnectionRefusedError", "OSError")
+    with pytest.raises(TimeoutError):
+        listener.accept()
+    assert escape["gradebook"] == "FileNotFoundError"
+    assert escape["course_listing"] == []
+    assert escape["public"] == "public"
+    assert escape["public_write"] == "OSError 30"  # EROFS
+    assert escape["other_student"] is False
+    assert escape["uid"] != 0 or os.geteuid() != 0
+    assert _result(nb.cells[6]) == {"alive": True}
+    assert cpu_cell_seconds < 20, "the CPU limit did not stop the loop"
+
+
+@pytest.mark.slow
+def test_sandboxed_kernel_interrupts_and_leaves_nothing_behind(workdir):
+    """nbgrader-style set-up: a timed-out cell is interrupted; no daemon survives."""
+    _require_bwrap()
+    marker = f"squad-daemon-{uuid.uuid4().hex}"
+    policy = SandboxPolicy(memory_mb=1024, isolation="bwrap")
+    config = Config()
+    config.AsyncSandboxedKernelManager.policy = policy
+    nb = _notebook(
+        "import time\ntime.sleep(60)",
+        "import json, os\nprint(json.dumps({'after': 1, 'cwd': os.getcwd()}))",
+        _snippet("daemon", marker=marker),
+    )
+    seen_while_running = {}
+
+    def look_for_daemon(cell, cell_index, **_):
+        seen_while_running[cell_index] = _processes_with(marker)
+
+    client = NotebookClient(
+        nb,
+        kernel_manager_class=AsyncSandboxedKernelManager,
+        config=config,
+        timeout=3,
+        interrupt_on_timeout=True,
+        error_on_timeout={"ename": "CellTimeoutError", "evalue": "", "traceback": []},
+        allow_errors=True,
+        on_cell_executed=look_for_daemon,
+    )
+    started = time.monotonic()
+    client.execute(cwd=str(workdir))  # the workdir, as nbgrader passes it
+    assert time.monotonic() - started < 20
+    errors = [o for o in nb.cells[0].outputs if o.output_type == "error"]
+    assert errors and errors[0].ename in ("KeyboardInterrupt", "CellTimeoutError")
+    assert _result(nb.cells[1]) == {"after": 1, "cwd": str(workdir)}
+    assert seen_while_running[2], "the daemon never started"
+    deadline = time.monotonic() + 5
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_with(marker) == []
+
+
+@pytest.mark.slow
+def test_fallback_sandbox_limits_and_warns(workdir, listener, monkeypatch, caplog):
+    """Without bubblewrap, `unshare -n` and rlimits cut network, memory and files."""
+    if not LINUX:
+        pytest.skip("unshare is Linux-only")
+    monkeypatch.setenv("SQUAD_TEST_SECRET", "s3cret")
+    policy = SandboxPolicy(memory_mb=512, max_output_file_mb=10, isolation="unshare")
+    port = listener.getsockname()[1]
+    nb = _notebook(
+        _snippet("memory_bomb"),
+        _snippet("big_file", mb=100),
+        _snippet("escape", port=port, course="/nonexistent", other="/nonexistent"),
+    )
+    km = make_kernel_manager(policy, workdir)
+    with caplog.at_level(logging.WARNING, logger="squad"):
+        NotebookClient(nb, km=km, timeout=30).execute(cleanup_kc=True)
+    km_log = caplog.text
+    assert (
+        "Kernel sandbox (unshare) lacks" in km_log and "filesystem isolation" in km_log
+    )
+    assert _result(nb.cells[0]) == {"small": "ok", "big": "MemoryError"}
+    assert _result(nb.cells[1])["errno"] == 27
+    escape = _result(nb.cells[2])
+    assert escape["secret"] is None
+    assert escape["connect"] in ("ConnectionRefusedError", "OSError")
+    with pytest.raises(TimeoutError):
+        listener.accept()
