@@ -5,6 +5,7 @@ experiment runs and leaderboards, and graded training. Importing the package rea
 downloads nothing.
 """
 
+from squad import metrics
 from squad._version import __version__
 from squad.datasets import (
     dataset_checksum,
@@ -14,6 +15,7 @@ from squad.datasets import (
     load_dataset,
     load_hierarchy,
 )
+from squad.record import record
 
 __all__ = [
     "__version__",
@@ -23,4 +25,6 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "load_hierarchy",
+    "metrics",
+    "record",
 ]

@@ -14,6 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+
+def _current_umask() -> int:
+    # Read once at import: os.umask can only be read by setting it, which is not
+    # thread-safe once workers run.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
 __all__ = [
     "atomic_path",
     "atomic_write_bytes",
@@ -57,6 +68,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp creates 0600 files; give the result the permissions of an ordinary file
+        # (0666 less the umask) so that run folders can be shared and copied.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -101,7 +115,7 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     --------
     >>> import tempfile, pathlib
     >>> p = atomic_write_json(pathlib.Path(tempfile.mkdtemp()) / "r.json", {"b": 1, "a": 2})
-    >>> print(p.read_text())
+    >>> print(p.read_text(), end="")
     {
       "a": 2,
       "b": 1

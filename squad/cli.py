@@ -129,5 +129,249 @@ def datasets_load(
     click.echo(f"Wrote {len(frame):,} rows of {name} to {destination}")
 
 
+# --------------------------------------------------------------------------- run
+@main.command(context_settings=CONTEXT)
+@click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--grid",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Grid file (default: <notebook stem>.grid.yml beside the notebook).",
+)
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    nargs=2,
+    multiple=True,
+    metavar="NAME VALUE",
+    help="Fix a parameter for every run (VALUE is read as YAML). Repeatable.",
+)
+@click.option("--jobs", type=int, help="Local worker processes (default: CPU cores).")
+@click.option("--scheduler", metavar="ADDRESS", help="Run on a Dask cluster instead.")
+@click.option("--timeout", type=float, help="Seconds a run may take.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Runs go to OUT/<experiment>/<run_id>/.",
+)
+@click.option(
+    "--force", is_flag=True, help="Rerun runs that already have an ok record."
+)
+@click.option("--member", help="Member or organisation (default: $SQUAD_MEMBER).")
+@click.option("--experiment", help="Experiment name (default: the notebook's stem).")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@_user_errors
+def run(
+    notebook: Path,
+    grid: Path | None,
+    params: tuple[tuple[str, str], ...],
+    jobs: int | None,
+    scheduler: str | None,
+    timeout: float | None,
+    out: Path,
+    force: bool,
+    member: str | None,
+    experiment: str | None,
+    progress: bool,
+) -> None:
+    """Run NOTEBOOK over a grid of parameters; each run becomes a folder under OUT."""
+    from squad.experiments import run_sweep
+
+    result = run_sweep(
+        notebook,
+        grid=grid,
+        params=list(params),
+        jobs=jobs,
+        scheduler=scheduler,
+        timeout=timeout,
+        out=out,
+        force=force,
+        member=member,
+        experiment=experiment,
+        progress=progress,
+    )
+    click.echo(result.summary())
+    if result.reused and not force:
+        click.echo(
+            f"Reused {len(result.reused)} run(s) with an ok record (--force reruns)."
+        )
+    sys.exit(result.exit_code)
+
+
+# --------------------------------------------------------------------------- leaderboard
+@main.command(context_settings=CONTEXT)
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--metric", help="Metric to rank by (default: accuracy).")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained HTML page.",
+)
+@click.option("--all", "show_all", is_flag=True, help="Also list runs that failed.")
+@click.option(
+    "--where",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Only runs with this parameter value, e.g. dataset=soc2010. Repeatable.",
+)
+@click.option(
+    "--to-mlflow",
+    is_flag=True,
+    help="Log every run to MLflow at $MLFLOW_TRACKING_URI (needs squad[mlflow]).",
+)
+@_user_errors
+def leaderboard(
+    path: Path,
+    metric: str | None,
+    html_file: Path | None,
+    show_all: bool,
+    where: tuple[str, ...],
+    to_mlflow: bool,
+) -> None:
+    """Rank the runs under PATH (e.g. runs/coding), from every member's run folders."""
+    from squad.leaderboard import format_table, leaderboard_table, parse_where
+    from squad.leaderboard_html import write_html
+    from squad.mlflow_export import export_to_mlflow
+
+    selected = parse_where(where)
+    table = leaderboard_table(path, metric, include_failed=show_all, where=selected)
+    click.echo(format_table(table))
+    if html_file is not None:
+        write_html(path, html_file, metric, where=selected)
+        click.echo(f"Wrote {html_file}")
+    if to_mlflow:
+        count = export_to_mlflow(path)
+        click.echo(f"Logged {count} run(s) to MLflow")
+
+
+# --------------------------------------------------------------------------- grade
+_COURSE_OPTION = click.option(
+    "--course",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The nbgrader course folder (default: $SQUAD_COURSE_DIR, else exercises/).",
+)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("assignment")
+@_COURSE_OPTION
+@click.option("--student", default="*", show_default=True, help="Student id or glob.")
+@click.option("--jobs", type=int, help="Local worker processes (default: CPU cores).")
+@click.option("--scheduler", metavar="ADDRESS", help="Grade on a Dask cluster instead.")
+@click.option(
+    "--cell-timeout", type=int, help="Seconds per cell (default: the course's)."
+)
+@click.option(
+    "--notebook-timeout",
+    type=float,
+    default=600,
+    show_default=True,
+    help="Seconds per notebook.",
+)
+@click.option(
+    "--memory",
+    "memory_mb",
+    type=int,
+    default=2048,
+    show_default=True,
+    help="Memory limit of each kernel, in MB.",
+)
+@click.option("--force", is_flag=True, help="Grade already graded submissions again.")
+@click.option("--feedback", is_flag=True, help="Also write each student's feedback.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@_user_errors
+def grade(
+    assignment: str,
+    course: Path | None,
+    student: str,
+    jobs: int | None,
+    scheduler: str | None,
+    cell_timeout: int | None,
+    notebook_timeout: float,
+    memory_mb: int,
+    force: bool,
+    feedback: bool,
+    progress: bool,
+) -> None:
+    """Autograde ASSIGNMENT in parallel, each notebook in a sandbox, as nbgrader would."""
+    from squad.grading import grade_assignment
+
+    if jobs is not None and scheduler:
+        raise ValueError("Give --jobs or --scheduler, not both.")
+    result = grade_assignment(
+        assignment,
+        course=course,
+        student=student,
+        jobs=jobs,
+        scheduler=scheduler,
+        cell_timeout=cell_timeout,
+        notebook_timeout=notebook_timeout,
+        memory_mb=memory_mb,
+        force=force,
+        feedback=feedback,
+        progress=progress,
+    )
+    click.echo(result.summary())
+    sys.exit(result.exit_code)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("assignment")
+@_COURSE_OPTION
+@click.option("--student", default="*", show_default=True, help="Student id or glob.")
+@_user_errors
+def feedback(assignment: str, course: Path | None, student: str) -> None:
+    """Write feedback pages for ASSIGNMENT, without the hidden tests' code."""
+    from squad.feedback import write_feedback
+
+    pages = write_feedback(course, assignment, pattern=student)
+    click.echo(f"Wrote {len(pages)} feedback page(s)")
+
+
+# --------------------------------------------------------------------------- lab
+@main.command("lab", context_settings=CONTEXT)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The kit's root folder, served by JupyterLab.",
+)
+@_COURSE_OPTION
+@click.option(
+    "--port",
+    type=int,
+    default=8888,
+    show_default=True,
+    help="Port to listen on (0: any free port; a busy port is replaced).",
+)
+@click.option("--browser/--no-browser", default=True, help="Open a web browser.")
+@_user_errors
+def lab(root: Path, course: Path | None, port: int, browser: bool) -> None:
+    """Start JupyterLab on the kit, with the course and nbgrader's Formgrader."""
+    import signal
+
+    from squad.lab import start_lab
+
+    server = start_lab(root, course_dir=course, port=port, open_browser=browser)
+    # A plain `kill` (SIGTERM) also shuts the server and its kernels down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    click.echo("JupyterLab is running. Open this address in your browser:")
+    click.echo(f"    {server.lab_url()}")
+    click.echo(f"Formgrader (instructors): {server.lab_url('formgrader')}")
+    click.echo("Press Ctrl+C to stop.")
+    try:
+        status = server.process.wait()
+    except KeyboardInterrupt:
+        status = 0
+        click.echo("Stopping JupyterLab...")
+    finally:
+        server.stop()
+    sys.exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
