@@ -264,16 +264,16 @@ def predictions_frame(
         {
             "record_id": task.ids_test,
             "predicted": result.y_pred,
-            "confidence": result.confidence.round(6),
+            # Full precision: the leaderboard recomputes every metric from these values,
+            # and rounding would create ties that change top-k and automation rates.
+            "confidence": result.confidence,
         }
     )
     for rank in range(k):
         frame[f"code_{rank + 1}"] = result.classes[order[:, rank]]
-        frame[f"proba_{rank + 1}"] = (
-            np.take_along_axis(result.proba, order[:, rank : rank + 1], axis=1)
-            .ravel()
-            .round(6)
-        )
+        frame[f"proba_{rank + 1}"] = np.take_along_axis(
+            result.proba, order[:, rank : rank + 1], axis=1
+        ).ravel()
     return frame
 
 
