@@ -239,12 +239,72 @@ def leaderboard(
     selected = parse_where(where)
     table = leaderboard_table(path, metric, include_failed=show_all, where=selected)
     click.echo(format_table(table))
+    from squad.leaderboard import describe_flag
+
+    for rec in table.attrs.get("flagged", []):
+        click.echo(f"Warning: {describe_flag(rec)}", err=True)
     if html_file is not None:
         write_html(path, html_file, metric, where=selected)
         click.echo(f"Wrote {html_file}")
     if to_mlflow:
         count = export_to_mlflow(path)
         click.echo(f"Logged {count} run(s) to MLflow")
+
+
+# --------------------------------------------------------------------------- submit
+@main.command(context_settings=CONTEXT)
+@click.argument("predictions", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--dataset",
+    type=click.Choice(["soc2010", "ecoicop"]),
+    default="soc2010",
+    show_default=True,
+    help="The coding dataset predicted.",
+)
+@click.option("--protocol", help="Split protocol (default: the dataset's).")
+@click.option(
+    "--language", help="ECOICOP language when the file has no language column (pl)."
+)
+@click.option("--member", required=True, help="Member or organisation submitting.")
+@click.option("--model-name", required=True, help="Name of the model.")
+@click.option("--description", default="", help="How the predictions were made.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="The run goes to OUT/coding/<run_id>/.",
+)
+@_user_errors
+def submit(
+    predictions: Path,
+    dataset: str,
+    protocol: str | None,
+    language: str | None,
+    member: str,
+    model_name: str,
+    description: str,
+    out: Path,
+) -> None:
+    """Score a PREDICTIONS file (CSV or Parquet, from any tool) and add it to the board."""
+    from squad.record import read_record
+    from squad.submit import submit_predictions
+
+    folder = submit_predictions(
+        predictions,
+        dataset=dataset,
+        protocol=protocol,
+        language=language,
+        member=member,
+        model_name=model_name,
+        description=description,
+        out=out,
+    )
+    metrics = read_record(folder)["metrics"]
+    click.echo(
+        f"Scored {metrics['n']:,} test records of {dataset}: accuracy "
+        f"{metrics['accuracy']:.4f}. Wrote {folder}"
+    )
 
 
 # --------------------------------------------------------------------------- grade

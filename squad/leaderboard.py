@@ -5,7 +5,15 @@ skipped), so run folders copied in from other members' machines merge by copying
 anywhere under it, e.g. ``runs/coding/from-alice/<run_id>/``. A run that appears twice
 for the same member (the same folder copied twice) is kept once, the latest.
 
-Metrics are the scalar values a run recorded; a recorded dict of numbers adds
+Every metric of a run that saved its test-set predictions (``predictions.parquet``) is
+computed again from them and the shared labels by :func:`squad.scoring.score_run`; the
+numbers the notebook recorded are only compared with them. The ``check`` column says
+``verified`` (they agree), ``DISAGREES`` (a recorded metric differs beyond rounding; the
+run's ``disagreements`` are in ``df.attrs["flagged"]``), ``invalid`` (the predictions
+could not be scored) or ``self-reported`` (no predictions file: the recorded metrics
+are shown, unverified).
+
+Metrics are the scalar values of a run; a dict of numbers adds
 ``<name>.<key>`` columns, and a metric name that is not a column matches a unique
 ``*.<name>`` column. Names ending in ``error``, ``loss``, ``mse``/``rmse`` or ``mae`` rank
 lower-is-better, all others higher-is-better.
@@ -30,6 +38,8 @@ from squad.params import canonical_json
 from squad.record import RECORD_FILE, read_record
 
 __all__ = [
+    "CHECK_COLUMN",
+    "describe_flag",
     "flat_metrics",
     "format_table",
     "leaderboard_table",
@@ -41,6 +51,14 @@ __all__ = [
 logger = logging.getLogger("squad")
 
 DEFAULT_METRIC = "accuracy"
+#: Column saying whether a run's metrics were computed from its predictions.
+CHECK_COLUMN = "check"
+_CHECK_LABELS = {
+    "verified": "verified",
+    "disagrees": "DISAGREES",
+    "invalid": "invalid",
+    "self-reported": "self-reported",
+}
 HIERARCHY_METRIC = "accuracy_level_4"
 _LOWER = re.compile(r"(error|loss|mse|mae)$")
 _LEVEL = re.compile(r"(?:^|\.)accuracy_level_(\d+)$")
@@ -194,8 +212,11 @@ def leaderboard_table(
     -------
     pandas.DataFrame
         Columns ``rank``, the metric, ``accuracy_level_4`` where present, the parameters
-        that vary between runs, ``member``, ``date``, ``run_id`` (and ``status`` with
-        ``include_failed``). The record of each row is in ``df.attrs["records"]``.
+        that vary between runs, ``member``, ``date``, ``run_id``, ``check`` (see the
+        module docstring) and ``status`` with ``include_failed``. Metrics of runs
+        with predictions are recomputed from them. The record of each row is in
+        ``df.attrs["records"]``; flagged runs (``DISAGREES``, ``invalid``) are in
+        ``df.attrs["flagged"]`` (see :func:`describe_flag`).
 
     Raises
     ------
@@ -217,7 +238,7 @@ def leaderboard_table(
     0     1      0.74   tfidf    istat
     1     2      0.61  lookup  statcan
     """
-    records = _select(load_records(path), where)
+    records = _score_records(_select(load_records(path), where))
     ok = [r for r in records if r.get("status") == "ok"]
     flats = [flat_metrics(r.get("metrics") or {}) for r in ok]
     columns = sorted({c for flat in flats for c in flat})
@@ -256,7 +277,56 @@ def leaderboard_table(
     table.attrs["metric"] = column
     table.attrs["parameters"] = params
     table.attrs["records"] = kept
+    table.attrs["flagged"] = [
+        r for r in kept if r.get("_check") in ("disagrees", "invalid")
+    ]
     return table
+
+
+def _score_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replace each ok run's metrics by those computed from its predictions."""
+    from squad.scoring import score_run
+
+    scored = []
+    for rec in records:
+        if rec.get("status") != "ok":
+            scored.append(rec)
+            continue
+        result = score_run(rec)
+        scored.append(
+            {
+                **rec,
+                "metrics": result.metrics,
+                "_recorded_metrics": rec.get("metrics") or {},
+                "_check": result.status,
+                "_disagreements": result.disagreements,
+                "_check_reason": result.reason,
+            }
+        )
+    return scored
+
+
+def describe_flag(rec: Mapping[str, Any]) -> str:
+    """One line saying why a run is flagged (recorded metrics disagree, or invalid).
+
+    Examples
+    --------
+    >>> describe_flag({"run_id": "a1", "_check": "disagrees",
+    ...                "_disagreements": {"accuracy": (0.9, 0.85)}})
+    'run a1: recorded accuracy=0.9 but its predictions give 0.85'
+    """
+    member = _member(rec)
+    who = f"run {rec['run_id']}" + (f" ({member})" if member else "")
+    if rec.get("_check") == "invalid":
+        return f"{who}: predictions cannot be scored: {rec.get('_check_reason')}"
+    items = list((rec.get("_disagreements") or {}).items())
+    if not items:
+        return f"{who}: {rec.get('_check', 'not checked')}"
+    name, (old, new) = items[0]
+    text = f"{who}: recorded {name}={old} but its predictions give {new}"
+    if len(items) > 1:
+        text += f" (and {len(items) - 1} more: {', '.join(n for n, _ in items[1:4])})"
+    return text
 
 
 def _select(
@@ -297,6 +367,8 @@ def _row(
     end = _end(rec)
     row["date"] = end[:16].replace("T", " ") if end else ""
     row["run_id"] = rec["run_id"]
+    if "_check" in rec:
+        row[CHECK_COLUMN] = _CHECK_LABELS.get(rec["_check"], rec["_check"])
     if status:
         row["status"] = rec.get("status")
     return row

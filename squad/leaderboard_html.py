@@ -1,6 +1,8 @@
 """The leaderboard as one self-contained HTML page (figures embedded as PNG).
 
-The page draws, where the runs recorded them: the ranked table, the automation curves
+The page draws, where the runs have them: the ranked table (with its ``check``
+column, and a "Flagged runs" list of runs whose recorded metrics disagree with their
+predictions; see :mod:`squad.leaderboard`), the automation curves
 of the best runs (a metric ``automation_curve`` holding ``automation_rate`` and
 ``accuracy`` lists, e.g. ``squad.record("automation_curve",
 squad.metrics.automation_curve(...))``), their accuracy by hierarchy level
@@ -26,11 +28,13 @@ import pandas as pd
 from squad._atomic import atomic_write_text
 from squad.leaderboard import (
     _LEVEL,
+    CHECK_COLUMN,
     _cell,
     _for_display,
     _is_number,
     _member,
     _varying,
+    describe_flag,
     flat_metrics,
     leaderboard_table,
     lower_is_better,
@@ -194,6 +198,26 @@ def write_html(
             ),
         )
     ]
+    flagged = table.attrs.get("flagged") or []
+    if flagged:
+        items = "\n".join(f"<li>{html.escape(describe_flag(r))}</li>" for r in flagged)
+        parts.insert(
+            0,
+            _section(
+                "Flagged runs",
+                '<p class="flag">The metrics these runs recorded disagree with the '
+                "ones computed from their predictions (or their predictions cannot "
+                f"be scored); the table shows the computed ones.</p>\n<ul>{items}</ul>",
+            ),
+        )
+    if CHECK_COLUMN in table:
+        parts.append(
+            "<p>check: <b>verified</b> = every metric computed from the run's test-set "
+            "predictions and the shared labels, and the recorded ones agree; "
+            "<b>DISAGREES</b> = computed from predictions, but the recorded metrics "
+            "differ; <b>self-reported</b> = no predictions file, metrics as recorded, "
+            "not verified.</p>"
+        )
     curves = {}
     for rec in best:
         frame = _curve_frame((rec.get("metrics") or {}).get("automation_curve"))
@@ -263,6 +287,7 @@ th, td {{ padding: 0.25em 0.6em; border-bottom: 1px solid #ddd; text-align: righ
 th {{ background: #f3f3f3; }}
 img {{ max-width: 100%; }}
 figure {{ display: inline-block; margin: 0.5em; }}
+.flag {{ color: #a00; font-weight: bold; }}
 </style>
 </head>
 <body>

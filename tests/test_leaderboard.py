@@ -143,8 +143,17 @@ def test_format_table_prints_parameters_as_given(tmp_path):
     _write(tmp_path, "bb0000000002", accuracy=0.5, params={"C": 0.5, "model": "a"})
     text = format_table(leaderboard_table(tmp_path))
     lines = text.splitlines()
-    assert lines[0].split() == ["rank", "accuracy", "C", "member", "date", "run_id"]
+    assert lines[0].split() == [
+        "rank",
+        "accuracy",
+        "C",
+        "member",
+        "date",
+        "run_id",
+        "check",
+    ]
     assert lines[1].split()[:3] == ["1", "0.6123", "1.0"]
+    assert lines[1].split()[-1] == "self-reported"  # no predictions file
     assert format_table(leaderboard_table(tmp_path).iloc[0:0]) == "(no runs)"
 
 
