@@ -30,22 +30,42 @@ run: install
 	$(BIN)/squad leaderboard runs/coding --html runs/coding/leaderboard.html; \
 	echo "Leaderboard page: $(abspath runs/coding/leaderboard.html)"; exit $$status
 
-# Debian packages the tests need: bubblewrap isolates the kernels that run student code.
+# Debian packages the tests need: bubblewrap isolates the kernels that run student code,
+# chromium is the browser the JupyterLab tests drive.
+APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+
 system-deps:
 	@if ! command -v bwrap >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
+	    apt-get update -qq && $(APT_INSTALL) bubblewrap; \
 	  else \
 	    echo "bubblewrap is missing: run 'sudo apt-get install bubblewrap' (grading falls back to weaker isolation without it)"; \
 	  fi; \
 	fi
+
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && $(APT_INSTALL) chromium; \
+	  else \
+	    echo "Chromium is missing: run 'sudo apt-get install chromium' (the browser tests need /usr/bin/chromium)"; \
+	  fi; \
+	fi
+
+# Regenerate every release notebook of the course from exercises/source/.
+course: install
+	$(BIN)/squad course build
+
+# JupyterLab with the nbgrader extensions and the course, configured inside the kit.
+lab: install
+	$(BIN)/squad lab
 
 lint: install
 	$(BIN)/ruff check squad tests bench notebooks
 	$(BIN)/ruff format --check squad tests bench notebooks
 	$(BIN)/codespell squad tests datasets notebooks exercises/README.md README.md
 
-test: install system-deps lint
+test: install system-deps browser-deps lint
 	$(BIN)/python -m pytest
 
 bench: install

@@ -391,6 +391,26 @@ def feedback(assignment: str, course: Path | None, student: str) -> None:
     click.echo(f"Wrote {len(pages)} feedback page(s)")
 
 
+# --------------------------------------------------------------------------- course
+@main.group("course", context_settings=CONTEXT)
+def course_group() -> None:
+    """Build the Coffee and Coding course (an nbgrader course in exercises/)."""
+
+
+@course_group.command("build", context_settings=CONTEXT)
+@click.argument("assignments", nargs=-1)
+@_COURSE_OPTION
+@_user_errors
+def course_build(assignments: tuple[str, ...], course: Path | None) -> None:
+    """Regenerate the release notebooks of ASSIGNMENTS (default: all of them)."""
+    from squad.course import build_course
+
+    released = build_course(course, assignments=assignments or None)
+    for path in released:
+        click.echo(str(path))
+    click.echo(f"Built {len(released)} release notebook(s)")
+
+
 # --------------------------------------------------------------------------- lab
 @main.command("lab", context_settings=CONTEXT)
 @click.option(

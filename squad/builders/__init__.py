@@ -8,8 +8,10 @@ that caches built by the old code are rebuilt.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -44,5 +46,13 @@ def get_builder(name: str) -> Builder:
 
 
 def builder_version(name: str) -> str:
-    """Return the version of the builder ``name``: part of every cache key."""
-    return f"{name}:{_module(name).VERSION}"
+    """Return the version of the builder ``name``: part of every cache key.
+
+    It joins the builder's declared ``VERSION`` with a hash of its source file (and of the
+    split code), so that a cache made by older code is rebuilt even if nobody bumped it.
+    """
+    module = _module(name)
+    digest = hashlib.sha256()
+    for path in (Path(module.__file__), Path(__file__).parent.parent / "splits.py"):
+        digest.update(path.read_bytes())
+    return f"{name}:{module.VERSION}:{digest.hexdigest()[:12]}"

@@ -1,0 +1,200 @@
+"""Helpers for the browser tests: a kit copy, a Chromium browser and failure artifacts.
+
+Used by ``tests/test_browser.py``. The browser is Debian's Chromium driven by Playwright
+for Python (Playwright's own browser download is not used). When a step fails, the page's
+screenshot, its HTML, the browser console and the server's log are saved under
+``test-artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+CHROMIUM = Path(os.environ.get("SQUAD_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+INSTALL_HINT = (
+    "Install the browser with `make browser-deps` (Debian/Ubuntu: `sudo apt-get install "
+    "chromium`; elsewhere set SQUAD_CHROMIUM to a Chromium or Chrome executable) and "
+    "Playwright for Python with `make install`."
+)
+
+_SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+
+
+# --------------------------------------------------------------------------- the kit copy
+def copy_course(destination: Path) -> Path:
+    """Copy the kit's course (configuration and sources only) to ``destination/exercises``."""
+    course = destination / "exercises"
+    course.mkdir(parents=True)
+    shutil.copy2(REPO / "exercises" / "nbgrader_config.py", course)
+    shutil.copytree(
+        REPO / "exercises" / "source",
+        course / "source",
+        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+    )
+    return course
+
+
+def script_env() -> dict[str, str]:
+    """This process's environment with this interpreter's scripts first on PATH.
+
+    nbgrader's gradebook runs the ``alembic`` command, found on PATH.
+    """
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join(
+        [str(Path(sys.executable).parent), env.get("PATH", "")]
+    )
+    return env
+
+
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in ``course`` with this interpreter; fail with its log."""
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        env=script_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        msg = f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        raise AssertionError(msg)
+    return result
+
+
+def _lower_priority() -> None:
+    os.nice(10)
+
+
+def background_popen(command: list[str], **options) -> subprocess.Popen:
+    """Start work the browser scenarios need later, at a lower CPU priority.
+
+    The server, its kernels and the browser, which a scenario waits on, come first.
+    Standard error goes with standard output.
+    """
+    if os.name == "posix":
+        options["preexec_fn"] = _lower_priority
+    return subprocess.Popen(
+        command, env=script_env(), stderr=subprocess.STDOUT, **options
+    )
+
+
+def start_nbgrader(course: Path, *args: str, log: Path) -> subprocess.Popen:
+    """Start ``nbgrader ARGS`` in ``course`` in the background, logging to ``log``."""
+    with open(log, "wb") as handle:
+        return background_popen(
+            [sys.executable, "-m", "nbgrader", *args], cwd=course, stdout=handle
+        )
+
+
+def solutions(source_notebook: Path) -> dict[str, str]:
+    """Map each answer cell's ``grade_id`` to the solution written in the source notebook."""
+    notebook = nbformat.read(source_notebook, as_version=4)
+    answers = {}
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            lines = cell.source.splitlines()
+            kept = [line for line in lines if not _SOLUTION_MARKER.match(line)]
+            answers[meta["grade_id"]] = "\n".join(kept)
+    return answers
+
+
+def answer_notebook(
+    release_notebook: Path,
+    answers: dict[str, str],
+    destination: Path,
+) -> Path:
+    """Write a copy of a release notebook with some answer cells filled in."""
+    notebook = nbformat.read(release_notebook, as_version=4)
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, destination)
+    return destination
+
+
+def submit(
+    course: Path, assignment: str, student: str, notebook: Path, name: str
+) -> Path:
+    """Place ``notebook`` as ``student``'s submission ``name`` of ``assignment``."""
+    folder = course / "submitted" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    shutil.copy2(notebook, target)
+    (folder / "timestamp.txt").write_text("2024-03-01 12:00:00.000000 UTC\n")
+    return target
+
+
+# --------------------------------------------------------------------------- the browser
+def launch_chromium(playwright):
+    """Start Debian's Chromium headless; fail with what to install when it cannot start."""
+    if not CHROMIUM.exists():
+        msg = f"Chromium is not installed at {CHROMIUM}. {INSTALL_HINT}"
+        raise RuntimeError(msg)
+    try:
+        return playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+    except Exception as err:  # Playwright raises its own Error type
+        first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+        msg = f"Chromium at {CHROMIUM} could not be started: {first}. {INSTALL_HINT}"
+        raise RuntimeError(msg) from err
+
+
+class ConsoleLog:
+    """Collect a page's console messages and uncaught errors."""
+
+    def __init__(self, page) -> None:
+        self.lines: list[str] = []
+        page.on("console", lambda m: self.lines.append(f"[{m.type}] {m.text}"))
+        page.on("pageerror", lambda e: self.lines.append(f"[pageerror] {e}"))
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+@contextlib.contextmanager
+def artifacts_on_failure(
+    name: str, page, console: ConsoleLog, *, server_log: Path | None = None
+) -> Iterator[None]:
+    """On an exception, save a screenshot, the page's HTML, the console and server logs."""
+    try:
+        yield
+    except BaseException:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        with contextlib.suppress(Exception):
+            (ARTIFACTS / f"{name}.html").write_text(page.content(), encoding="utf-8")
+        (ARTIFACTS / f"{name}.console.log").write_text(console.text(), encoding="utf-8")
+        if server_log is not None and server_log.exists():
+            shutil.copy2(server_log, ARTIFACTS / f"{name}.server.log")
+        raise
+
+
+def read_json(path: Path) -> dict:
+    """Read a JSON file."""
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,118 @@
+"""Tests for squad.lab: the kit's project-local JupyterLab configuration.
+
+The browser scenarios that use a running server are in ``test_browser.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from squad.cli import main
+from squad.lab import LAB_PLUGINS, SERVER_EXTENSIONS, lab_environment, prepare_lab
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def kit(tmp_path, monkeypatch):
+    """A kit folder holding a copy of the course's configuration."""
+    monkeypatch.delenv("SQUAD_COURSE_DIR", raising=False)
+    course = tmp_path / "exercises"
+    (course / "source").mkdir(parents=True)
+    shutil.copy2(REPO / "exercises" / "nbgrader_config.py", course)
+    return tmp_path
+
+
+def test_prepare_lab_enables_nbgrader(kit):
+    """The server and lab configuration switch every nbgrader extension on."""
+    lab = prepare_lab(kit)
+    server = json.loads((lab / "config" / "jupyter_server_config.json").read_text())
+    extensions = server["ServerApp"]["jpserver_extensions"]
+    assert all(extensions[name] is True for name in SERVER_EXTENSIONS)
+    assert extensions["jupyterlab"] is True
+    page = json.loads((lab / "config" / "labconfig" / "page_config.json").read_text())
+    assert page["disabledExtensions"] == {name: False for name in LAB_PLUGINS}
+
+
+def test_prepare_lab_creates_exchange_and_ignores_itself(kit):
+    """The course's exchange exists afterwards; .jupyter/ keeps itself out of git."""
+    lab = prepare_lab(kit)
+    assert (kit / "exercises" / "exchange").is_dir()
+    assert (lab / ".gitignore").read_text() == "*\n"
+    assert {p.name for p in lab.iterdir()} >= {"config", "data", "runtime", "ipython"}
+
+
+def test_prepare_lab_keeps_notification_choice(kit):
+    """A notification setting changed by the user survives the next start."""
+    lab = prepare_lab(kit)
+    settings = next((lab / "config" / "lab" / "user-settings").rglob("notification*"))
+    settings.write_text('{"fetchNews": "true"}')
+    prepare_lab(kit)
+    assert settings.read_text() == '{"fetchNews": "true"}'
+
+
+def test_prepare_lab_refuses_course_outside_root(kit, tmp_path_factory):
+    """Formgrader cannot open notebooks above the server's root: refused with a hint."""
+    other = tmp_path_factory.mktemp("elsewhere")
+    (other / "source").mkdir()
+    (other / "nbgrader_config.py").write_text("c = get_config()\n")
+    with pytest.raises(ValueError, match=r"is not inside the kit folder .* --root"):
+        prepare_lab(kit, course_dir=other)
+
+
+def test_prepare_lab_missing_course(tmp_path, monkeypatch):
+    """A folder without the course names what is missing."""
+    monkeypatch.delenv("SQUAD_COURSE_DIR", raising=False)
+    with pytest.raises(FileNotFoundError, match=r"has no nbgrader_config\.py"):
+        prepare_lab(tmp_path)
+
+
+def test_lab_cli_error_is_one_line(tmp_path, monkeypatch):
+    """`squad lab` outside a kit prints one line and exits with status 2."""
+    monkeypatch.delenv("SQUAD_COURSE_DIR", raising=False)
+    result = CliRunner().invoke(main, ["lab", "--root", str(tmp_path), "--no-browser"])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1
+    assert result.output.startswith("Error: Course folder")
+
+
+@pytest.mark.slow
+def test_nbgrader_reads_course_through_lab_config(kit):
+    """nbgrader started in the kit's root with the lab's environment uses the course."""
+    prepare_lab(kit)
+    env = dict(os.environ) | lab_environment(kit)
+    code = (
+        "from nbgrader.apps.baseapp import NbGrader\n"
+        "app = NbGrader()\n"
+        "app.load_config_file()\n"
+        "print(app.config.CourseDirectory.root)\n"
+        "print(app.config.Exchange.root)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=kit,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    root, exchange = result.stdout.split()
+    assert Path(root) == kit / "exercises"
+    assert Path(exchange) == kit / "exercises" / "exchange"
+
+
+def test_prepare_lab_broken_course_config(kit):
+    """A course configuration that fails is reported as a ValueError naming the file."""
+    (kit / "exercises" / "nbgrader_config.py").write_text("c = get_config()\n1 / 0\n")
+    with pytest.raises(
+        ValueError, match=r"nbgrader_config\.py' could not be read: Zero"
+    ):
+        prepare_lab(kit)
