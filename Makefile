@@ -63,7 +63,7 @@ lab: install
 lint: install
 	$(BIN)/ruff check squad tests bench notebooks
 	$(BIN)/ruff format --check squad tests bench notebooks
-	$(BIN)/codespell squad tests datasets notebooks exercises/README.md README.md
+	$(BIN)/codespell squad tests datasets notebooks docs exercises/README.md README.md
 
 test: install system-deps browser-deps lint
 	$(BIN)/python -m pytest

@@ -1,0 +1,387 @@
+"""The Coffee and Coding notebooks: metadata, release safety and execution.
+
+Every source notebook must carry valid nbgrader metadata and state its points; its release
+version must hold no solution and no hidden test; and, run top to bottom with its
+solutions, it must raise no error, write nothing to stderr (nbgrader zeroes a test cell
+that does) and finish in under 60 seconds.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+from jupyter_client import KernelManager
+from nbclient import NotebookClient
+from traitlets.config import Config
+
+from squad.cli import main
+from squad.course import (
+    assignment_points,
+    build_course,
+    check_release,
+    check_source_metadata,
+    find_course_dir,
+    list_assignments,
+    run_nbgrader,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+EXERCISES = ROOT / "exercises"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
+SOURCES = sorted((EXERCISES / "source").glob("*/*.ipynb"))
+IDS = [p.parent.name for p in SOURCES]
+TIME_LIMIT = 60.0  # seconds for a whole notebook
+
+
+def _nb(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def _meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def _is_test(cell) -> bool:
+    return bool(_meta(cell).get("grade")) and not _meta(cell).get("solution")
+
+
+def _config() -> tuple[Config, dict]:
+    """Read exercises/nbgrader_config.py as nbgrader does."""
+    config = Config()
+    namespace = {
+        "get_config": lambda: config,
+        "__file__": str(EXERCISES / "nbgrader_config.py"),
+    }
+    code = (EXERCISES / "nbgrader_config.py").read_text(encoding="utf-8")
+    exec(compile(code, "nbgrader_config.py", "exec"), namespace)  # noqa: S102
+    return config, namespace
+
+
+def test_config_lists_every_assignment():
+    """nbgrader_config.py names the course, its folders and the assignments in source/."""
+    config, namespace = _config()
+    assert namespace["ASSIGNMENTS"] == list_assignments(EXERCISES)
+    assert len(namespace["ASSIGNMENTS"]) >= 6
+    assert config.CourseDirectory.course_id == "squad-coffee-and-coding"
+    assert Path(config.CourseDirectory.root) == EXERCISES
+    assert (
+        config.CourseDirectory.db_url
+        == "sqlite:///" + (EXERCISES / "gradebook.db").as_posix()
+    )
+    assert Path(config.Exchange.root) == EXERCISES / "exchange"
+    assert 0 < config.Execute.timeout <= TIME_LIMIT
+    assert "ExecutePreprocessor" not in config, (
+        "nbgrader 0.9 ignores ExecutePreprocessor.timeout"
+    )
+    regexp = re.compile(config.FileNameCollectorPlugin.named_regexp)
+    match = regexp.match(str(Path("/lms/download/trainee07_occupation-coding.ipynb")))
+    assert match and match.group("student_id") == "trainee07"
+    assert match.group("file_id") == "occupation-coding.ipynb"
+
+
+def test_generated_folders_are_git_ignored():
+    """release/, submitted/, autograded/, feedback/, the gradebook... never reach git."""
+    ignored = (EXERCISES / ".gitignore").read_text(encoding="utf-8").split()
+    for name in (
+        "release/",
+        "submitted/",
+        "autograded/",
+        "feedback/",
+        "downloaded/",
+        "exchange/",
+        "gradebook.db",
+    ):
+        assert name in ignored
+
+
+def test_six_assignments_from_beginner_to_advanced():
+    """At least six assignments, numbered in order, rising in level."""
+    levels = []
+    for path in SOURCES:
+        intro = _nb(path).cells[0].source
+        found = re.search(r"\*\*Level:\*\* (beginner|intermediate|advanced)", intro)
+        assert found, f"{path.name}: the first cell should state the level"
+        levels.append(["beginner", "intermediate", "advanced"].index(found.group(1)))
+    assert len(SOURCES) >= 6
+    assert levels == sorted(levels) and levels[0] == 0 and levels[-1] == 2
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_source_metadata_is_valid(path):
+    """Unique grade ids, points on graded cells, locked tests, schema version 3."""
+    nb = _nb(path)
+    nbformat.validate(nb)
+    assert check_source_metadata(nb) == []
+    ids = [_meta(c)["grade_id"] for c in nb.cells if _meta(c)]
+    assert len(ids) == len(set(ids))
+    assert any(
+        _meta(c).get("locked") and c.cell_type == "code" and not _is_test(c)
+        for c in nb.cells
+    ), "the data-loading cell should be read-only"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_source_outputs_are_stripped(path):
+    """Source notebooks are committed without outputs or execution counts."""
+    for cell in _nb(path).cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_notebook_shape(path):
+    """Title, level, time, prerequisites, 3-5 objectives, a squad import, key points."""
+    nb = _nb(path)
+    intro = nb.cells[0].source
+    assert intro.startswith("# Coffee and Coding ")
+    for label in (
+        "**Level:**",
+        "**Time:**",
+        "**Prerequisites:**",
+        "## Learning objectives",
+    ):
+        assert label in intro, f"{path.name}: the first cell has no {label}"
+    objectives = re.findall(
+        r"^\d\. \*\*\w+", intro.split("## Learning objectives")[1], re.M
+    )
+    assert 3 <= len(objectives) <= 5, (
+        f"{path.name}: {len(objectives)} learning objectives"
+    )
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert "import squad" in first_code.source
+    assert "## Key points" in nb.cells[-1].source
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_points_are_stated(path):
+    """Each question states the points of its test cell; the intro states the totals."""
+    nb = _nb(path)
+    question = None
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and cell.source.startswith("## Question"):
+            question = cell.source
+        meta = _meta(cell)
+        if not meta.get("grade"):
+            continue
+        stated = re.search(r"\*\*\((\d+) points?", question or "")
+        assert stated, f"{path.name}: no points stated above '{meta['grade_id']}'"
+        assert int(stated.group(1)) == meta["points"], meta["grade_id"]
+        if meta.get("solution"):
+            assert "graded by hand" in question and cell.cell_type == "markdown"
+        else:  # a visible test cell comes right after its answer cell
+            assert _meta(nb.cells[index - 1]).get("solution"), meta["grade_id"]
+        question = None
+    points = assignment_points(nb)
+    totals = re.search(
+        r"\*\*Points:\*\* (\d+) autograded \+ (\d+) graded by hand", nb.cells[0].source
+    )
+    assert totals, f"{path.name}: the intro should state the points"
+    assert (int(totals.group(1)), int(totals.group(2))) == (
+        points["auto"],
+        points["manual"],
+    )
+    assert points["manual"] > 0, f"{path.name}: no written answer graded by hand"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_tests_carry_messages_and_hidden_checks(path):
+    """Every assert has a message; every test cell ends with hidden tests."""
+    for cell in _nb(path).cells:
+        if not _is_test(cell):
+            continue
+        asserts = [
+            n for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.Assert)
+        ]
+        assert asserts, _meta(cell)["grade_id"]
+        bare = [ast.unparse(n.test) for n in asserts if n.msg is None]
+        assert bare == [], f"{_meta(cell)['grade_id']}: assert without a message"
+        assert "### BEGIN HIDDEN TESTS" in cell.source, _meta(cell)["grade_id"]
+        assert cell.source.rstrip().endswith("### END HIDDEN TESTS")
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory) -> Path:
+    """The release folder, generated by `squad course build` from a copy of source/."""
+    root = tmp_path_factory.mktemp("release") / "exercises"
+    root.mkdir()
+    shutil.copy(EXERCISES / "nbgrader_config.py", root)
+    shutil.copytree(EXERCISES / "source", root / "source")
+    result = CliRunner().invoke(main, ["course", "build", "--course", str(root)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == f"Built {len(SOURCES)} release notebook(s)"
+    return root / "release"
+
+
+def test_find_course_dir_needs_a_course(tmp_path):
+    """A folder without nbgrader_config.py is refused with the next step to take."""
+    with pytest.raises(FileNotFoundError, match="has no nbgrader_config.py"):
+        find_course_dir(tmp_path)
+
+
+def test_build_course_rejects_unknown_assignment():
+    """An unknown assignment is a KeyError that lists the available ones."""
+    with pytest.raises(KeyError, match="Available: 01-survey-microdata"):
+        build_course(EXERCISES, assignments=["07-nothing"])
+
+
+def test_cli_course_build_reports_user_error_in_one_line():
+    """`squad course build` prints one line and exits 2 on an unknown assignment."""
+    result = CliRunner().invoke(
+        main, ["course", "build", "07-nothing", "--course", str(EXERCISES)]
+    )
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1
+    assert result.output.startswith("Error: Assignment '07-nothing' is not in")
+
+
+def test_check_release_finds_solutions():
+    """check_release reports what a source notebook would leak if handed out."""
+    problems = check_release(SOURCES[0])
+    assert any("### BEGIN SOLUTION" in p for p in problems)
+    assert any("### BEGIN HIDDEN TESTS" in p for p in problems)
+    assert any("is not the 'YOUR ANSWER HERE' stub" in p for p in problems)
+
+
+def test_check_source_metadata_finds_bad_cells():
+    """Duplicate grade ids, missing points and unlocked tests are reported."""
+    nb = _nb(SOURCES[0])
+    tests = [c for c in nb.cells if _is_test(c)]
+    tests[1].metadata.nbgrader["grade_id"] = _meta(tests[0])["grade_id"]
+    del tests[2].metadata.nbgrader["points"]
+    tests[3].metadata.nbgrader["locked"] = False
+    problems = check_source_metadata(nb)
+    assert f"grade_id '{_meta(tests[0])['grade_id']}' is used twice" in problems
+    assert (
+        f"graded cell '{_meta(tests[2])['grade_id']}' has no positive 'points'"
+        in problems
+    )
+    assert (
+        f"test cell '{_meta(tests[3])['grade_id']}' must be a locked code cell"
+        in problems
+    )
+
+
+@pytest.mark.slow
+def test_run_nbgrader_failure_is_one_line(tmp_path):
+    """A failing nbgrader command raises ChildProcessError naming the command."""
+    (tmp_path / "source").mkdir()
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    with pytest.raises(ChildProcessError, match="nbgrader autograde missing failed"):
+        run_nbgrader(["autograde", "missing"], course_dir=tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_release_has_no_solutions_or_hidden_tests(released, path):
+    """Release notebooks hold stubs where the source holds solutions and hidden tests."""
+    release = _nb(released / path.parent.name / path.name)
+    assert check_release(release) == []
+    source = _nb(path)
+    secret, public = set(), []
+    for cell in source.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            marker = line.strip()
+            if marker in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
+                inside = True
+            elif marker in ("### END SOLUTION", "### END HIDDEN TESTS"):
+                inside = False
+            elif inside or (
+                _meta(cell).get("solution") and cell.cell_type == "markdown"
+            ):
+                secret.add(marker)
+            else:
+                public.append(line)
+    # a secret line may also be part of the instructions; only the others must not leak
+    secret = {
+        line for line in secret if len(line) > 12 and line not in "\n".join(public)
+    }
+    text = "\n".join(c.source for c in release.cells)
+    assert [line for line in secret if line in text] == []
+    assert [c.get("id") for c in release.cells] == [c.get("id") for c in source.cells]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_fixtures_match_release(released, path):
+    """The sample submissions are this release: untouched is it, the others fill answers."""
+    release = _nb(released / path.parent.name / path.name)
+    for student in ("untouched", "partial", "full"):
+        fixture = _nb(FIXTURES / path.parent.name / f"{student}.ipynb")
+        assert len(fixture.cells) == len(release.cells), student
+        for ours, theirs in zip(fixture.cells, release.cells, strict=True):
+            if student == "untouched" or not _meta(theirs).get("solution"):
+                assert ours.source == theirs.source, (
+                    f"tests/fixtures/submissions/{path.parent.name}/{student}.ipynb is out "
+                    f"of date in cell '{theirs.get('id')}': copy the new release cell into it"
+                )
+                assert ours.metadata == theirs.metadata, student
+
+
+def _execute(path: Path) -> tuple[nbformat.NotebookNode, float]:
+    """Run a source notebook top to bottom in a fresh kernel; return it and the seconds."""
+    workdir = Path(tempfile.mkdtemp(prefix="squad-exercise-"))
+    try:
+        shutil.copytree(path.parent, workdir / path.parent.name)
+        folder = workdir / path.parent.name
+        nb = _nb(path)
+        # Unix sockets: two kernels started at once cannot race for TCP ports.
+        manager = KernelManager(
+            kernel_name="python3", transport="ipc", ip=str(workdir / "kernel")
+        )
+        client = NotebookClient(
+            nb,
+            km=manager,
+            timeout=int(TIME_LIMIT),
+            allow_errors=True,
+            resources={"metadata": {"path": str(folder)}},
+        )
+        started = time.perf_counter()
+        try:
+            client.execute()
+        finally:
+            if manager.has_kernel:
+                manager.shutdown_kernel(now=True)
+        return nb, time.perf_counter() - started
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def executed() -> dict[Path, tuple[nbformat.NotebookNode, float]]:
+    """Every source notebook executed with its solutions, two at a time."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(SOURCES, pool.map(_execute, SOURCES), strict=True))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_source_notebook_runs_clean(executed, path):
+    """With its solutions, a notebook runs without error or stderr, in under 60 s."""
+    nb, seconds = executed[path]
+    problems = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        name = _meta(cell).get("grade_id", cell.get("id"))
+        for output in cell.outputs:
+            if output.output_type == "error":
+                problems.append(f"{name}: {output.ename}: {output.evalue}")
+            elif output.output_type == "stream" and output.name == "stderr":
+                problems.append(f"{name} wrote to stderr: {output.text.strip()[:300]}")
+        if _is_test(cell):
+            text = "".join(o.get("text", "") for o in cell.outputs)
+            if "Visible tests passed." not in text:
+                problems.append(f"{name}: the visible tests did not report success")
+    assert problems == []
+    assert seconds < TIME_LIMIT, f"{path.name} took {seconds:.1f} s"
