@@ -25,7 +25,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -382,7 +381,7 @@ def test_trainee_answers_runs_and_validates(tab, kit):
         answer = cells.nth(index)
 
         editor = answer.locator(".cm-content")
-        editor.click()
+        editor.focus()
         page.keyboard.press("ControlOrMeta+A")
         page.keyboard.type(RIGHT_ANSWER)
         expect(editor).to_contain_text(RIGHT_ANSWER.splitlines()[-1])
@@ -405,7 +404,7 @@ def test_trainee_answers_runs_and_validates(tab, kit):
         expect(dialog).to_have_count(0)
 
         # Now a wrong answer: fitted on the first 100 titles only.
-        editor.click()
+        editor.focus()
         page.keyboard.press("ControlOrMeta+End")
         page.keyboard.press("ArrowLeft")
         page.keyboard.type(WRONG_EDIT)
@@ -443,15 +442,17 @@ def test_instructor_grades_written_answer_in_formgrader(tab, kit):
             expect(formgrader.get_by_role("link", name=assignment)).to_be_visible()
         expect(formgrader.locator("body")).not_to_contain_text("does not exist")
 
-        formgrader.get_by_role("link", name="Manual Grading").click()
-        formgrader.get_by_role("link", name=ASSIGNMENT).click()
+        # Formgrader's links and buttons are followed with the keyboard: a click can land
+        # on the fixed navbar when the page has scrolled under it.
+        formgrader.get_by_role("link", name="Manual Grading").press("Enter")
+        formgrader.get_by_role("link", name=ASSIGNMENT).press("Enter")
         rows = formgrader.locator("tbody tr")
         full = rows.filter(has_text="trainee-full")
 
         def show_submissions() -> None:
-            formgrader.get_by_role("link", name=notebook_id, exact=True).click()
+            formgrader.get_by_role("link", name=notebook_id, exact=True).press("Enter")
             expect(rows).to_have_count(len(STUDENTS), timeout=30_000)
-            formgrader.get_by_role("button", name="Show All Names").click()
+            formgrader.get_by_role("button", name="Show All Names").press("Enter")
             expect(
                 formgrader.get_by_role("button", name="Hide All Names")
             ).to_be_visible()
@@ -460,7 +461,7 @@ def test_instructor_grades_written_answer_in_formgrader(tab, kit):
         for student in STUDENTS:
             expect(formgrader.get_by_role("link", name=student)).to_be_visible()
         expect(full).to_contain_text(f"{auto_points} / {total_points}")
-        formgrader.get_by_role("link", name="trainee-full").click()
+        formgrader.get_by_role("link", name="trainee-full").press("Enter")
 
         written = formgrader.locator(f"input.score#{written_id}")
         expect(written).to_be_visible(timeout=30_000)
@@ -471,25 +472,28 @@ def test_instructor_grades_written_answer_in_formgrader(tab, kit):
             "() => window.formgrader && formgrader.grades && formgrader.grades.loaded",
             timeout=30_000,
         )
-        written.click()
-        page.keyboard.type(str(MANUAL_SCORE))
-        # Leaving the box saves the score.
-        formgrader.locator(".panel-heading").first.click()
+        # Type the score, then send the box the event Formgrader saves on: its
+        # ``change`` event (what leaving the box fires). Wait for the page's own save
+        # request to be answered, then read the gradebook the server has written.
+        # Nothing is clicked: the page scrolls to the box, and whatever sits near it may
+        # be under Formgrader's fixed navbar. (Escape, Formgrader's "defocus" key, is
+        # bound only to inputs that existed when its page script started.)
+        with page.expect_response(
+            lambda r: "/api/grade/" in r.url and r.request.method == "PUT",
+            timeout=60_000,
+        ) as saved:
+            written.fill(str(MANUAL_SCORE))
+            written.dispatch_event("change")
+        assert saved.value.ok, f"saving the grade answered {saved.value.status}"
 
         db_url = f"sqlite:///{(kit.course / 'gradebook.db').as_posix()}"
-        deadline = time.monotonic() + 30
-        while True:
-            with Gradebook(db_url) as gradebook:
-                grade = gradebook.find_grade(
-                    written_id, notebook_id, ASSIGNMENT, "trainee-full"
-                )
-                score = grade.manual_score
-                total = gradebook.find_submission_notebook(
-                    notebook_id, ASSIGNMENT, "trainee-full"
-                ).score
-            if score is not None or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
+        with Gradebook(db_url) as gradebook:
+            score = gradebook.find_grade(
+                written_id, notebook_id, ASSIGNMENT, "trainee-full"
+            ).manual_score
+            total = gradebook.find_submission_notebook(
+                notebook_id, ASSIGNMENT, "trainee-full"
+            ).score
         assert score == MANUAL_SCORE, f"the gradebook has manual score {score!r}"
         assert total == auto_points + MANUAL_SCORE
 

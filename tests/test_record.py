@@ -164,12 +164,27 @@ RECORD = {
 }
 
 
-def test_write_record_round_trip_is_atomic(tmp_path):
+def test_write_record_round_trip(tmp_path):
     """A record is written whole (no temporary file left) and reads back equal."""
     path = write_record(tmp_path, RECORD)
     assert path == tmp_path / "record.json"
     assert read_record(tmp_path) == RECORD
     assert read_record(path) == RECORD
+    assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
+
+
+def test_write_record_interrupted_keeps_the_old_record(tmp_path, monkeypatch):
+    """A write that fails after the new bytes are out leaves the old record whole."""
+    write_record(tmp_path, RECORD)
+
+    def disk_fails(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("squad._atomic.os.fsync", disk_fails)
+    with pytest.raises(OSError, match="No space left"):
+        write_record(tmp_path, {**RECORD, "metrics": {"accuracy": 0.75}})
+    monkeypatch.undo()
+    assert read_record(tmp_path) == RECORD
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
 
 

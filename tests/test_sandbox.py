@@ -9,7 +9,6 @@ import shutil
 import socket
 import sys
 import textwrap
-import time
 import uuid
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from jupyter_client import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
+from waiting import wait_until
 
 from squad import sandbox
 from squad.sandbox import (
@@ -292,16 +292,16 @@ def test_sandboxed_kernel_stops_hostile_code(
         "while True:\n    pass",
     )
     km = make_kernel_manager(policy, workdir)
-    client = NotebookClient(nb, km=km, timeout=30, allow_errors=True)
-    started = time.monotonic()
+    # The last cell loops forever: only the CPU limit ends it, by killing the kernel
+    # (DeadKernelError). Were the limit missing, the client's generous cell timeout
+    # would end it with a CellTimeoutError instead, and the test would fail.
+    client = NotebookClient(nb, km=km, timeout=300, allow_errors=True)
     try:
         with pytest.raises(DeadKernelError), client.setup_kernel(cleanup_kc=True):
             for index, cell in enumerate(nb.cells):
-                started = time.monotonic()
                 client.execute_cell(cell, index)
     finally:
         shutil.rmtree(other, ignore_errors=True)
-    cpu_cell_seconds = time.monotonic() - started
 
     assert nb.cells[0].outputs[0]["data"]["text/plain"] == "3"
     memory = _result(nb.cells[1])
@@ -325,7 +325,7 @@ def test_sandboxed_kernel_stops_hostile_code(
     assert escape["other_student"] is False
     assert escape["uid"] != 0 or os.geteuid() != 0
     assert _result(nb.cells[6]) == {"alive": True}
-    assert cpu_cell_seconds < 20, "the CPU limit did not stop the loop"
+    assert nb.cells[7].outputs == [], "the endless loop ended some other way"
 
 
 @pytest.mark.slow
@@ -356,17 +356,16 @@ def test_sandboxed_kernel_interrupts_and_leaves_nothing_behind(workdir):
         allow_errors=True,
         on_cell_executed=look_for_daemon,
     )
-    started = time.monotonic()
+    # The first cell sleeps for 60 s; only the interrupt ends it early with an error.
     client.execute(cwd=str(workdir))  # the workdir, as nbgrader passes it
-    assert time.monotonic() - started < 20
     errors = [o for o in nb.cells[0].outputs if o.output_type == "error"]
     assert errors and errors[0].ename in ("KeyboardInterrupt", "CellTimeoutError")
     assert _result(nb.cells[1]) == {"after": 1, "cwd": str(workdir)}
     assert seen_while_running[2], "the daemon never started"
-    deadline = time.monotonic() + 5
-    while _processes_with(marker) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _processes_with(marker) == []
+    # The daemon dies with the sandbox's PID namespace; that takes a moment.
+    assert wait_until(lambda: _processes_with(marker) == [], timeout=60), (
+        _processes_with(marker)
+    )
 
 
 @pytest.mark.slow
