@@ -436,9 +436,12 @@ def lab(root: Path, course: Path | None, port: int, browser: bool) -> None:
 
     from squad.lab import start_lab
 
+    # A plain `kill` (SIGTERM) or a closed terminal (SIGHUP) also shuts the server and
+    # its kernels down, even while the server is still starting.
+    for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if number is not None:
+            signal.signal(number, lambda *_: sys.exit(0))
     server = start_lab(root, course_dir=course, port=port, open_browser=browser)
-    # A plain `kill` (SIGTERM) also shuts the server and its kernels down.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     click.echo("JupyterLab is running. Open this address in your browser:")
     click.echo(f"    {server.lab_url()}")
     click.echo(f"Formgrader (instructors): {server.lab_url('formgrader')}")

@@ -408,6 +408,31 @@ def _server_environment(
     return server_env
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_parent(parent_pid: int) -> Any:
+    """A ``preexec_fn`` that makes the server get SIGTERM when ``parent_pid`` dies.
+
+    However ``squad lab`` ends (Ctrl+C, ``kill``, ``kill -9``, a closed terminal), the
+    server must not outlive it: a server left behind keeps its port, its kernels and the
+    course's files open. The server's own SIGTERM handling then shuts its kernels down.
+    Linux only (``prctl``); elsewhere `start_lab` warns that a hard kill may leave the
+    server running.
+    """
+
+    def set_parent_death_signal() -> None:  # runs in the child, before exec
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(
+            _PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0
+        )
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_parent_death_signal
+
+
 def _server_info(runtime_dir: Path, token: str) -> dict[str, Any] | None:
     for info_file in runtime_dir.glob("jpserver-*.json"):
         with contextlib.suppress(OSError, ValueError):
@@ -501,6 +526,14 @@ def start_lab(
         # Its own session: Ctrl+C reaches `squad lab`, which then stops the server
         # cleanly instead of Jupyter asking for confirmation.
         popen_options["start_new_session"] = True
+        if sys.platform.startswith("linux"):
+            popen_options["preexec_fn"] = _stop_with_parent(os.getpid())
+        else:
+            logger.warning(
+                "On %s the server cannot be tied to this process: if it is killed "
+                "hard (kill -9), stop JupyterLab with `jupyter server stop`.",
+                sys.platform,
+            )
     else:  # pragma: no cover - Windows
         popen_options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
     command = lab_command(root_path, port=port, open_browser=open_browser)

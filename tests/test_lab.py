@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -116,3 +119,49 @@ def test_prepare_lab_broken_course_config(kit):
         ValueError, match=r"nbgrader_config\.py' could not be read: Zero"
     ):
         prepare_lab(kit)
+
+
+def _start_kernel(url: str, token: str) -> None:
+    """Start a kernel on the server through its REST API, as JupyterLab does."""
+    request = urllib.request.Request(
+        f"{url}api/kernels",
+        data=b"{}",
+        method="POST",
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        assert response.status == 201
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
+def test_lab_server_and_kernels_end_with_squad_lab(kit, signal_name):
+    """However `squad lab` is stopped, its server and the server's kernels stop too."""
+    import psutil
+
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "squad.cli", "lab", "--no-browser", "--port", "0"],
+        cwd=kit,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        address = next(line for line in lab.stdout if line.strip().startswith("http"))
+        match = re.match(r"\s*(http://\S+/)lab\?token=(\w+)", address)
+        assert match, address
+        _start_kernel(match.group(1), match.group(2))
+        started = psutil.Process(lab.pid).children(recursive=True)
+        kernels = [p for p in started if "ipykernel" in " ".join(p.cmdline())]
+        assert len(started) >= 2 and kernels, started
+
+        lab.send_signal(getattr(signal, signal_name))
+        lab.wait(120)
+        _, alive = psutil.wait_procs(started, timeout=120)
+        assert alive == [], f"still running after {signal_name}: {alive}"
+    finally:
+        if lab.poll() is None:
+            lab.kill()
+            lab.wait()
+        lab.stdout.close()
