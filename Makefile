@@ -61,8 +61,8 @@ lab: install
 	$(BIN)/squad lab
 
 lint: install
-	$(BIN)/ruff check squad tests bench notebooks
-	$(BIN)/ruff format --check squad tests bench notebooks
+	$(BIN)/ruff check squad tests bench notebooks conftest.py
+	$(BIN)/ruff format --check squad tests bench notebooks conftest.py
 	$(BIN)/codespell squad tests datasets notebooks docs exercises/README.md README.md
 
 test: install system-deps browser-deps lint
