@@ -527,19 +527,18 @@ def run_sweep(
     cwd = str(plan.notebook.resolve().parent)
     by_id = {run.run_id: run for run in pending}
     n_jobs = None if scheduler else min(jobs or os.cpu_count() or 1, len(pending))
-    from tqdm.auto import tqdm
+    from squad.progress import progress as show_progress
 
-    bar = tqdm(
-        total=len(pending), unit="run", desc=plan.experiment, disable=not progress
+    bar_context = show_progress(
+        len(pending), plan.experiment, unit="run", enabled=progress
     )
-    bar.set_postfix(ok=0, failed=0, reused=len(result.reused))
     if executor is not None:
         runner: contextlib.AbstractContextManager = contextlib.nullcontext(executor)
     else:
         runner = open_executor(
             jobs=n_jobs, scheduler=scheduler, kernel_name=plan.kernel_name, cwd=cwd
         )
-    with bar, runner as executor:
+    with bar_context as bar, runner as executor:
         futures = {}
         for run in pending:
             task = RunTask(
@@ -568,10 +567,12 @@ def run_sweep(
                 result.ok.append(task.run_id)
             else:
                 result.failed.append(task.run_id)
-            bar.set_postfix(
-                ok=len(result.ok), failed=len(result.failed), reused=len(result.reused)
+            bar.step(
+                f"{task.run_id} {outcome.status}",
+                ok=len(result.ok),
+                failed=len(result.failed),
+                reused=len(result.reused),
             )
-            bar.update(1)
     return result
 
 

@@ -36,7 +36,6 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
@@ -185,23 +184,6 @@ def _policy(
         env={"MPLBACKEND": _INLINE_BACKEND},
         isolation=isolation,
     )
-
-
-@contextlib.contextmanager
-def _progress(total: int, enabled: bool, assignment: str) -> Iterator[Any]:
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
-        total=total,
-        disable=not enabled,
-        unit="submission",
-        desc=f"grading {assignment}",
-        dynamic_ncols=True,
-    )
-    try:
-        yield bar
-    finally:
-        bar.close()
 
 
 class _Grader:
@@ -482,6 +464,7 @@ def _run(
     """Submit the students to the executor a few at a time; merge as results arrive."""
     from squad._grade_worker import grade_submission
     from squad.executor import open_executor
+    from squad.progress import progress as show_progress
 
     outcomes: list[SubmissionOutcome] = []
     pending = list(reversed(students))
@@ -489,7 +472,12 @@ def _run(
     running: dict[Future, str] = {}
     with (
         open_executor(jobs=jobs, scheduler=scheduler) as executor,
-        _progress(len(students), progress, grader.assignment) as bar,
+        show_progress(
+            len(students),
+            f"grading {grader.assignment}",
+            unit="submission",
+            enabled=progress,
+        ) as bar,
     ):
         while pending or running:
             while pending and len(running) < window:
@@ -504,7 +492,7 @@ def _run(
                     )
                     grader.write_log(outcome)
                     outcomes.append(outcome)
-                    bar.update(1)
+                    bar.step(f"{sid}: {outcome.status}")
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 sid = running.pop(future)
@@ -521,6 +509,5 @@ def _run(
                 else:
                     outcome = grader.finish(sid, ret)
                 outcomes.append(outcome)
-                bar.update(1)
-                bar.set_postfix_str(f"{sid}: {outcome.status}", refresh=False)
+                bar.step(f"{sid}: {outcome.status}")
     return outcomes
