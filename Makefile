@@ -63,6 +63,7 @@ lab: install
 lint: install
 	$(BIN)/ruff check squad tests bench notebooks conftest.py
 	$(BIN)/ruff format --check squad tests bench notebooks conftest.py
+	$(BIN)/lint-imports
 	$(BIN)/codespell squad tests datasets notebooks docs exercises/README.md README.md
 
 test: install system-deps browser-deps lint

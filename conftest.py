@@ -34,6 +34,15 @@ from typing import Any
 import pytest
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
+
+#: The short module names (``squad/metrics.py`` is ``squad.evaluation.metrics``): their
+#: doctests are collected once, where the code lives.
+collect_ignore = [
+    f"squad/{name}.py"
+    for name in ("coding", "datasets", "imputation", "metrics", "models", "plots")
+]
+#: Test data (notebooks nbval must not run as tests) and `make run`'s output.
+collect_ignore += ["tests/data", "runs"]
 SESSION_VARIABLE = "SQUAD_TEST_SESSION"
 
 #: Helpers of Python's multiprocessing that end with the test process itself.
@@ -161,8 +170,8 @@ def _check_coding_run(run_dir: Path, metrics: dict[str, Any]) -> list[str]:
     """The predictions score as recorded, on the catalogue's own data."""
     import pandas as pd
 
-    from squad.datasets import dataset_checksum
-    from squad.scoring import compare_metrics, score_predictions
+    from squad.board.scoring import compare_metrics, score_predictions
+    from squad.data.datasets import dataset_checksum
 
     dataset = metrics.get("dataset") or {}
     problems = []

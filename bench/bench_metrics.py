@@ -1,4 +1,4 @@
-"""Time ``squad.metrics.coding_report`` against the equivalent scikit-learn calls.
+"""Time ``squad.evaluation.metrics.coding_report`` against the equivalent scikit-learn calls.
 
 Builds seeded synthetic coding results (100,000 records, 400 hierarchical four-digit
 codes, a probability matrix), then times, interleaved and repeated:
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from squad.metrics import coding_report
+from squad.evaluation.metrics import coding_report
 
 GOAL = 1.5
 LEVELS = (1, 2, 3, 4)

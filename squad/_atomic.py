@@ -7,8 +7,10 @@ through here, so that an interrupted process leaves nothing half-written behind.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +29,8 @@ _UMASK = _current_umask()
 
 __all__ = [
     "atomic_path",
+    "file_sha256",
+    "replace_folder",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
@@ -125,3 +129,51 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
         obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False
     )
     return atomic_write_text(path, text + "\n")
+
+
+def replace_folder(
+    finished: str | os.PathLike[str], target: str | os.PathLike[str]
+) -> Path:
+    """Move the finished folder ``finished`` onto ``target``, replacing an older one.
+
+    A reader sees the old folder or the new one, never a mix and never nothing: the old
+    folder is renamed aside, the new one renamed into place, and only then is the old one
+    deleted. ``finished`` must be in the same folder as ``target`` (a rename, not a copy).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> base = pathlib.Path(tempfile.mkdtemp())
+    >>> (base / "out").mkdir(); _ = (base / "out" / "old.txt").write_text("old")
+    >>> (base / ".out.tmp").mkdir(); _ = (base / ".out.tmp" / "new.txt").write_text("new")
+    >>> sorted(p.name for p in replace_folder(base / ".out.tmp", base / "out").iterdir())
+    ['new.txt']
+    >>> sorted(p.name for p in base.iterdir())
+    ['out']
+    """
+    finished, target = Path(finished), Path(target)
+    old = None
+    if target.exists():
+        old = target.with_name(
+            f".{target.name}.old-{os.getpid()}-{os.urandom(4).hex()}"
+        )
+        os.replace(target, old)
+    os.replace(finished, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Return the hex sha256 of a file's bytes, read in blocks.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x"
+    >>> _ = p.write_bytes(b"abc")
+    >>> file_sha256(p)[:12]
+    'ba7816bf8f01'
+    """
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()

@@ -1,50 +1,83 @@
 """The ``squad`` command line: thin click wrappers over the kit's Python functions.
 
-User errors (unknown names, bad files, checksum mismatches) print one line, ``Error: ...``,
-and exit with status 2; no traceback.
+A user error (a `squad.errors.UserError`: unknown names, bad files, checksum mismatches)
+prints one line, ``Error: ...``, and exits with status 2; no traceback. Anything else is a
+bug in the kit: one line that says so, status 1, and the traceback with ``squad -v``.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
+import traceback
 from pathlib import Path
 
 import click
 
 from squad._version import __version__
+from squad.errors import InvalidInputError, UserError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-USER_ERRORS = (ValueError, KeyError, OSError)
+
+
+def _verbose() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().params.get("verbose"))
 
 
 def _user_errors(func):
-    """Turn the kit's user errors into one line on stderr and exit status 2."""
+    """User errors become one line and status 2; bugs one line and status 1.
+
+    ``squad -v`` also prints the traceback of a bug.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except USER_ERRORS as err:
-            message = (
-                err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-            )
-            click.echo(f"Error: {message}", err=True)
+        except UserError as err:
+            click.echo(f"Error: {err}", err=True)
             sys.exit(2)
+        except click.ClickException:
+            raise
+        except BrokenPipeError:  # `squad ... | head`: the reader has gone, not a bug
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
+        except Exception as err:
+            if _verbose():
+                traceback.print_exc()
+                hint = "the traceback is above"
+            else:
+                hint = "run with -v for the traceback"
+            click.echo(
+                f"Error: this is a bug in squad ({type(err).__name__}: {err}); "
+                f"{hint}, and please report it.",
+                err=True,
+            )
+            sys.exit(1)
 
     return wrapper
 
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, "--version", prog_name="squad")
-@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Log progress, and show tracebacks of bugs."
+)
 def main(verbose: bool) -> None:
     """The Global Data Squad kit: shared data, comparable experiments, graded training."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # nbgrader's gradebook runs the `alembic` command: this interpreter's scripts come
+    # first on PATH, also when its virtual environment is not activated.
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
 
 
 # --------------------------------------------------------------------------- datasets
@@ -73,8 +106,8 @@ def format_card(info: dict) -> str:
 @_user_errors
 def datasets_list(cards: bool) -> None:
     """List the catalogue's datasets."""
-    from squad.catalogue import read_cards
-    from squad.datasets import dataset_info
+    from squad.data.catalogue import read_cards
+    from squad.data.datasets import dataset_info
 
     for name, card in read_cards().items():
         if cards:
@@ -88,7 +121,7 @@ def datasets_list(cards: bool) -> None:
 @_user_errors
 def datasets_info(name: str) -> None:
     """Print the card of dataset NAME (built first if needed)."""
-    from squad.datasets import dataset_info
+    from squad.data.datasets import dataset_info
 
     info = dataset_info(name)
     click.echo(format_card(info))
@@ -113,11 +146,11 @@ def datasets_load(
 ) -> None:
     """Write dataset NAME to a CSV or Parquet file."""
     from squad._atomic import atomic_path
-    from squad.datasets import load_dataset
+    from squad.data.datasets import load_dataset
 
     suffix = destination.suffix.lower()
     if suffix not in (".csv", ".parquet"):
-        raise ValueError(
+        raise InvalidInputError(
             f"Cannot write '{destination}': use a .csv or .parquet file name."
         )
     frame = load_dataset(name, split=split, protocol=protocol)
@@ -177,7 +210,7 @@ def run(
     progress: bool,
 ) -> None:
     """Run NOTEBOOK over a grid of parameters; each run becomes a folder under OUT."""
-    from squad.experiments import run_sweep
+    from squad.runs.sweep import run_sweep
 
     result = run_sweep(
         notebook,
@@ -232,14 +265,14 @@ def leaderboard(
     to_mlflow: bool,
 ) -> None:
     """Rank the runs under PATH (e.g. runs/coding), from every member's run folders."""
-    from squad.leaderboard import format_table, leaderboard_table, parse_where
-    from squad.leaderboard_html import write_html
-    from squad.mlflow_export import export_to_mlflow
+    from squad.board.html import write_html
+    from squad.board.leaderboard import format_table, leaderboard_table, parse_where
+    from squad.board.mlflow_export import export_to_mlflow
 
     selected = parse_where(where)
     table = leaderboard_table(path, metric, include_failed=show_all, where=selected)
     click.echo(format_table(table))
-    from squad.leaderboard import describe_flag
+    from squad.board.leaderboard import describe_flag
 
     for rec in table.attrs.get("flagged", []):
         click.echo(f"Warning: {describe_flag(rec)}", err=True)
@@ -287,8 +320,8 @@ def submit(
     out: Path,
 ) -> None:
     """Score a PREDICTIONS file (CSV or Parquet, from any tool) and add it to the board."""
+    from squad.board.submit import submit_predictions
     from squad.record import read_record
-    from squad.submit import submit_predictions
 
     folder = submit_predictions(
         predictions,
@@ -357,10 +390,10 @@ def grade(
     progress: bool,
 ) -> None:
     """Autograde ASSIGNMENT in parallel, each notebook in a sandbox, as nbgrader would."""
-    from squad.grading import grade_assignment
+    from squad.grading.grade import grade_assignment
 
     if jobs is not None and scheduler:
-        raise ValueError("Give --jobs or --scheduler, not both.")
+        raise InvalidInputError("Give --jobs or --scheduler, not both.")
     result = grade_assignment(
         assignment,
         course=course,
@@ -385,7 +418,7 @@ def grade(
 @_user_errors
 def feedback(assignment: str, course: Path | None, student: str) -> None:
     """Write feedback pages for ASSIGNMENT, without the hidden tests' code."""
-    from squad.feedback import write_feedback
+    from squad.grading.feedback import write_feedback
 
     pages = write_feedback(course, assignment, pattern=student)
     click.echo(f"Wrote {len(pages)} feedback page(s)")
@@ -403,7 +436,7 @@ def course_group() -> None:
 @_user_errors
 def course_build(assignments: tuple[str, ...], course: Path | None) -> None:
     """Regenerate the release notebooks of ASSIGNMENTS (default: all of them)."""
-    from squad.course import build_course
+    from squad.course.build import build_course
 
     released = build_course(course, assignments=assignments or None)
     for path in released:
@@ -434,7 +467,7 @@ def lab(root: Path, course: Path | None, port: int, browser: bool) -> None:
     """Start JupyterLab on the kit, with the course and nbgrader's Formgrader."""
     import signal
 
-    from squad.lab import start_lab
+    from squad.course.lab import start_lab
 
     # A plain `kill` (SIGTERM) or a closed terminal (SIGHUP) also shuts the server and
     # its kernels down, even while the server is still starting.

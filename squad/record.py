@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from squad._atomic import atomic_write_bytes, atomic_write_json
+from squad.errors import InvalidInputError, MissingFileError
 
 __all__ = [
     "FIGURES_DIR",
@@ -172,7 +173,7 @@ def to_json_value(value: Any, *, name: str = "value") -> Any:
         f"Cannot record {name} of type {type(value).__name__}: record a number, "
         "string, list, dict (or a NumPy/pandas value of those) or a matplotlib Figure."
     )
-    raise ValueError(msg)
+    raise InvalidInputError(msg)
 
 
 def _check_name(name: Any) -> str:
@@ -181,7 +182,7 @@ def _check_name(name: Any) -> str:
             f"Record name {name!r} is not valid: use 1-100 letters, digits, '_', '.' "
             "or '-', starting with a letter, digit or '_' (e.g. 'accuracy')."
         )
-        raise ValueError(msg)
+        raise InvalidInputError(msg)
     return name
 
 
@@ -372,20 +373,27 @@ def _check_record(data: Any, path: Path) -> None:
         msg = (
             f"Run record {path} is not a JSON object; delete the run folder and rerun."
         )
-        raise ValueError(msg)
+        raise InvalidInputError(msg)
     missing = [key for key in _REQUIRED_KEYS if key not in data]
     if missing:
         msg = (
             f"Run record {path} lacks {', '.join(missing)}; delete the run folder "
             "and rerun."
         )
-        raise ValueError(msg)
+        raise InvalidInputError(msg)
+    for key, kind in (("parameters", Mapping), ("metrics", Mapping)):
+        if not isinstance(data[key], kind):
+            msg = (
+                f"Run record {path} has {key} of type {type(data[key]).__name__}; "
+                "expected a JSON object. Delete the run folder and rerun."
+            )
+            raise InvalidInputError(msg)
     if data["status"] not in STATUSES:
         msg = (
             f"Run record {path} has status {data['status']!r}; expected one of "
             f"{', '.join(STATUSES)}."
         )
-        raise ValueError(msg)
+        raise InvalidInputError(msg)
 
 
 def read_record(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -413,7 +421,7 @@ def read_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     >>> read_record(tempfile.mkdtemp())  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    FileNotFoundError: ...
+    squad.errors.MissingFileError: ...
     """
     path = Path(path)
     if path.is_dir():
@@ -422,9 +430,9 @@ def read_record(path: str | os.PathLike[str]) -> dict[str, Any]:
         data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError as err:
         msg = f"No run record at {path}: run the notebook with `squad run` first."
-        raise FileNotFoundError(msg) from err
+        raise MissingFileError(msg) from err
     except ValueError as err:
         msg = f"Run record {path} is not valid JSON ({err}); delete it and rerun."
-        raise ValueError(msg) from err
+        raise InvalidInputError(msg) from err
     _check_record(data, path)
     return data

@@ -290,7 +290,9 @@ def make_hostile(course: Path, port: int, only: set[str] | None = None) -> list[
         "h-output": _with(
             full(),
             "q1_mean",
-            "for _ in range(100):\n    print('x' * 1_000_000, flush=True)",
+            # 20 MB: twenty times what a cell may keep, printed well within the cell's
+            # time limit even on a busy machine.
+            "for _ in range(20):\n    print('x' * 1_000_000, flush=True)",
         ),
         "h-edited-test": wrong(),
         "h-edited-hidden": wrong(),

@@ -1,4 +1,4 @@
-"""Tests for squad.automation: automation rate and calibration, against hand-computed
+"""Tests for squad.evaluation.automation: automation rate and calibration, against hand-computed
 cases, brute-force counts and properties."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from squad import automation
-from squad.automation import (
+from squad.evaluation import automation
+from squad.evaluation.automation import (
     automation_curve,
     automation_rate_report,
     automation_rate_score,

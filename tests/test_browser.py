@@ -348,9 +348,14 @@ def image_content(png: bytes) -> tuple[int, float]:
 
 def check_images(images, where: str) -> None:
     """Every image has loaded (natural width > 0) and shows a picture, not a blank."""
-    sizes = images.evaluate_all(
-        "els => els.map(e => [e.naturalWidth, e.naturalHeight])"
-    )
+    # decode() resolves once the picture is loaded and decoded (and fails if it is
+    # broken): a condition to wait on, where naturalWidth alone races the loading.
+    sizes = [
+        images.nth(index).evaluate(
+            "e => e.decode().then(() => [e.naturalWidth, e.naturalHeight])"
+        )
+        for index in range(images.count())
+    ]
     for index, (width, height) in enumerate(sizes):
         assert width > 0 and height > 0, f"image {index} in {where} did not load"
         n_colours, drawn = image_content(images.nth(index).screenshot())
@@ -426,7 +431,7 @@ def test_instructor_grades_written_answer_in_formgrader(tab, kit):
     """An instructor reviews the autograded class and grades the written answer."""
     from nbgrader.api import Gradebook
 
-    from squad.course import list_assignments
+    from squad.course.build import list_assignments
 
     auto_points, total_points, written_id = graded_cells(
         kit.course / "source" / ASSIGNMENT / NOTEBOOK
@@ -526,12 +531,13 @@ def test_member_sees_run_and_leaderboard_plots(tab, kit):
         tab.open_path(f"{run_dir.relative_to(kit.root).as_posix()}/coding.ipynb")
         images = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output img")
         expect(images.first).to_be_visible(timeout=90_000)
-        assert images.count() >= n_figures
+        # The page draws its outputs one after another: wait for the last figure.
+        expect(images.nth(n_figures - 1)).to_be_visible(timeout=90_000)
         check_images(images, "the executed notebook")
 
         tab.open_path("runs/coding/leaderboard.html")
         viewer = page.frame_locator(".jp-HTMLViewer:visible iframe")
         images = viewer.locator("img")
         expect(images.first).to_be_visible(timeout=60_000)
-        assert images.count() >= n_figures
+        expect(images.nth(n_figures - 1)).to_be_visible(timeout=60_000)
         check_images(images, "the leaderboard page")

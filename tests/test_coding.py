@@ -1,4 +1,4 @@
-"""Tests for squad.coding: the shared coding task and its evaluation."""
+"""Tests for squad.tasks.coding: the shared coding task and its evaluation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import squad
-from squad import coding
+from squad.tasks import coding
 
 
 def test_load_coding_task_soc2010_uses_fixed_split_and_text_choice():

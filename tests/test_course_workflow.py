@@ -23,7 +23,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from squad.course import (
+from squad.course.build import (
     assignment_points,
     build_course,
     nbgrader_command,

@@ -1,4 +1,4 @@
-"""Tests for squad.datasets: catalogue, builds, cache, splits, schemas and errors."""
+"""Tests for squad.data.datasets: catalogue, builds, cache, splits, schemas and errors."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 import squad
-from squad import datasets
-from squad.catalogue import CardError, DatasetNotFoundError
-from squad.sources import ChecksumError, SourceError, file_sha256
+from squad.data import datasets
+from squad.data.catalogue import CardError, DatasetNotFoundError
+from squad.data.sources import ChecksumError, SourceError, file_sha256
 
 CATALOGUE = Path(__file__).resolve().parent.parent / "datasets"
 ALL = ["ecoicop", "lfs_synthetic", "lfs_synthetic_missing", "soc2010"]
@@ -114,7 +114,7 @@ def test_ecoicop_shape_and_grouped_split():
     assert (frame.groupby("product_id")["split"].nunique() == 1).all()
     assert (frame.groupby("product_id")["category"].nunique() == 1).all()
     polish = frame.loc[frame["language"] == "pl"].copy()
-    from squad.builders.ecoicop import normalise_name
+    from squad.data.builders.ecoicop import normalise_name
 
     polish["key"] = polish["text"].map(normalise_name)
     assert (polish.groupby("key")["split"].nunique() == 1).all()
@@ -169,7 +169,7 @@ def test_lfs_synthetic_is_deterministic_and_plausible():
 
 def test_lfs_generator_same_seed_same_frame_other_seed_differs():
     """The generator itself is deterministic in its seed."""
-    from squad.builders.lfs import generate_lfs
+    from squad.data.builders.lfs import generate_lfs
 
     structure = squad.load_hierarchy("soc2010")
     one = generate_lfs(structure, n_households=300, seed=7)
@@ -325,7 +325,7 @@ def test_corrupt_cache_is_rebuilt(own_catalogue):
 def test_interrupted_build_leaves_no_cache_entry(own_catalogue, monkeypatch):
     """A build that fails half-way leaves nothing that a later load would trust."""
     _, _, home = own_catalogue
-    from squad.builders import table
+    from squad.data.builders import table
 
     def failing(card, sources):
         raise KeyboardInterrupt

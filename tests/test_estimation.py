@@ -1,4 +1,4 @@
-"""Tests for squad.estimation: imputation quality and domain estimates."""
+"""Tests for squad.evaluation.estimation: imputation quality and domain estimates."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from squad.estimation import domain_estimates, estimate_error_report, imputation_report
+from squad.evaluation.estimation import (
+    domain_estimates,
+    estimate_error_report,
+    imputation_report,
+)
 
 SEEDS = [0, 1, 2]
 

@@ -23,7 +23,7 @@ from nbclient import NotebookClient
 from traitlets.config import Config
 
 from squad.cli import main
-from squad.course import (
+from squad.course.build import (
     assignment_points,
     build_course,
     check_release,

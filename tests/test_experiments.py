@@ -1,4 +1,4 @@
-"""Tests for parameters, grids, run ids and sweeps (squad.params, squad.experiments)."""
+"""Tests for parameters, grids, run ids and sweeps (squad.runs.params, squad.runs.sweep)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,9 @@ from nbformat.v4 import new_code_cell, new_notebook
 from waiting import wait_until
 
 from squad.cli import main
-from squad.executor import analyse_notebook
-from squad.experiments import (
-    make_run_id,
-    notebook_sha256,
-    plan_sweep,
-    run_sweep,
-)
-from squad.params import (
+from squad.record import read_record
+from squad.runs.executor import analyse_notebook
+from squad.runs.params import (
     Parameter,
     expand_grid,
     notebook_parameters,
@@ -31,7 +26,12 @@ from squad.params import (
     read_grid,
     resolve_parameters,
 )
-from squad.record import read_record
+from squad.runs.sweep import (
+    make_run_id,
+    notebook_sha256,
+    plan_sweep,
+    run_sweep,
+)
 
 DATA = Path(__file__).parent / "data" / "notebooks"
 SQUAD = Path(sys.executable).with_name("squad")
@@ -584,10 +584,10 @@ def test_sweep_resumes_after_the_runner_is_killed(tmp_path):
 
 
 def _idle_kernels() -> int:
-    import squad.kernel_pool
+    from squad.kernels.prestart import _PRESTARTERS
 
-    pool = squad.kernel_pool._POOL
-    return 0 if pool is None else pool.n_idle
+    prestarter = _PRESTARTERS.get("sweep")
+    return 0 if prestarter is None else prestarter.n_waiting
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 from waiting import wait_until
 
-from squad.grading import grade_assignment
+from squad.grading.grade import grade_assignment
 
 pytestmark = pytest.mark.slow
 QUESTIONS = ("q1_tests", "q2_tests", "q3_tests")
@@ -64,8 +64,10 @@ def batch(tmp_path_factory):
             "ps1",
             course=course,
             jobs=2,
-            cell_timeout=5,
-            notebook_timeout=40,
+            # Generous for the honest cells on a busy machine; the endless loops
+            # still meet these limits.
+            cell_timeout=15,
+            notebook_timeout=60,
             memory_mb=512,
             progress=False,
         )
@@ -222,7 +224,7 @@ def test_deleted_test_cell_scores_zero(batch):
 
 
 def test_output_flood_is_cut(batch):
-    """100 MB of output leaves a small notebook with a note in the same stream."""
+    """20 MB of output leaves a small notebook with a note in the same stream."""
     path = batch["course"] / "autograded/h-output/ps1/ps1.ipynb"
     assert path.stat().st_size < 3_000_000
     assert "dropped by the grader" in path.read_text()

@@ -1,4 +1,4 @@
-"""Tests for squad.imputation."""
+"""Tests for squad.tasks.imputation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import squad
-from squad.imputation import IMPUTERS, evaluate_imputation, impute
+from squad.tasks.imputation import IMPUTERS, evaluate_imputation, impute
 
 
 @pytest.fixture(scope="module")

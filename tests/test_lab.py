@@ -1,4 +1,4 @@
-"""Tests for squad.lab: the kit's project-local JupyterLab configuration.
+"""Tests for squad.course.lab: the kit's project-local JupyterLab configuration.
 
 The browser scenarios that use a running server are in ``test_browser.py``.
 """
@@ -19,7 +19,12 @@ import pytest
 from click.testing import CliRunner
 
 from squad.cli import main
-from squad.lab import LAB_PLUGINS, SERVER_EXTENSIONS, lab_environment, prepare_lab
+from squad.course.lab import (
+    LAB_PLUGINS,
+    SERVER_EXTENSIONS,
+    lab_environment,
+    prepare_lab,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

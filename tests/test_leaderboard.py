@@ -1,4 +1,4 @@
-"""Tests for squad.leaderboard, squad.leaderboard_html and squad.mlflow_export."""
+"""Tests for squad.board.leaderboard, squad.board.html and squad.board.mlflow_export."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ import pytest
 from click.testing import CliRunner
 from matplotlib.figure import Figure
 
-from squad.cli import main
-from squad.executor import open_executor
-from squad.experiments import run_sweep
-from squad.leaderboard import (
+from squad.board.html import write_html
+from squad.board.leaderboard import (
     format_table,
     leaderboard_table,
     load_records,
     lower_is_better,
 )
-from squad.leaderboard_html import write_html
-from squad.mlflow_export import export_to_mlflow
+from squad.board.mlflow_export import export_to_mlflow
+from squad.cli import main
 from squad.record import write_record
+from squad.runs.executor import open_executor
+from squad.runs.sweep import run_sweep
 
 DATA = Path(__file__).parent / "data" / "notebooks"
 

@@ -1,4 +1,4 @@
-"""Tests for squad.metrics: coding metrics against hand-computed cases, scikit-learn and
+"""Tests for squad.evaluation.metrics: coding metrics against hand-computed cases, scikit-learn and
 properties."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from squad import metrics
-from squad.metrics import (
+from squad.evaluation import metrics
+from squad.evaluation.metrics import (
     automation_rate_report,
     coding_report,
     expected_calibration_error,

@@ -1,11 +1,11 @@
-"""Tests for squad.models: the registry of named coding models."""
+"""Tests for squad.tasks.models: the registry of named coding models."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from squad.models import LookupCoder, list_models, make_model, normalise_text
+from squad.tasks.models import LookupCoder, list_models, make_model, normalise_text
 
 TRAIN_X = [
     "fund accountant",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -43,3 +45,38 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make run" in readme and "make test" in readme
+
+
+def test_squad_help_imports_neither_pandas_nor_numpy():
+    """`squad --help` starts light: the heavy libraries load only when a command needs them."""
+    code = (
+        "import sys\n"
+        "from squad.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('pandas', 'numpy') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert "Usage: " in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_import_squad_is_light_and_names_load_on_use():
+    """`import squad` loads no data library; `squad.load_dataset` and the short names work."""
+    code = (
+        "import sys, squad\n"
+        "light = not {'pandas', 'numpy'} & set(sys.modules)\n"
+        "from squad import metrics\n"
+        "import squad.models\n"
+        "print(light, callable(squad.record), callable(squad.load_dataset),\n"
+        "      metrics is sys.modules['squad.evaluation.metrics'],\n"
+        "      squad.models is sys.modules['squad.tasks.models'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["True"] * 5

@@ -1,4 +1,4 @@
-"""Tests for squad.plots: each function returns a Figure with the expected artists."""
+"""Tests for squad.evaluation.plots: each function returns a Figure with the expected artists."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import pytest
 from matplotlib import _pylab_helpers
 from matplotlib.figure import Figure
 
-from squad.metrics import (
+from squad.evaluation.metrics import (
     automation_curve,
     calibration_report,
     coding_report,
     hierarchical_accuracy_report,
 )
-from squad.plots import (
+from squad.evaluation.plots import (
     plot_automation_curve,
     plot_confusion_matrix,
     plot_hierarchical_accuracy,

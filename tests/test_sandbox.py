@@ -1,4 +1,4 @@
-"""Tests for squad.sandbox: limits and isolation of kernels that run untrusted code."""
+"""Tests for squad.kernels.sandbox: limits and isolation of kernels that run untrusted code."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 from waiting import wait_until
 
-from squad import sandbox
-from squad.sandbox import (
+from squad.kernels import sandbox
+from squad.kernels.sandbox import (
     AsyncSandboxedKernelManager,
     SandboxCapabilities,
     SandboxPolicy,

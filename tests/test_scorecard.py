@@ -1,4 +1,4 @@
-"""Tests for squad.scorecard: the model card and its renderings."""
+"""Tests for squad.evaluation.scorecard: the model card and its renderings."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from importlib import metadata
 import numpy as np
 import pytest
 
-from squad.metrics import coding_report
-from squad.scorecard import Scorecard, scorecard
+from squad.evaluation.metrics import coding_report
+from squad.evaluation.scorecard import Scorecard, scorecard
 
 SHA = "ab" * 32
 

@@ -1,4 +1,4 @@
-"""Tests for squad.scoring and the leaderboard's use of it: runs scored from predictions."""
+"""Tests for squad.board.scoring and the leaderboard's use of it: runs scored from predictions."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from squad import coding
-from squad.cli import main
-from squad.leaderboard import leaderboard_table
-from squad.leaderboard_html import write_html
-from squad.record import read_record, write_record
-from squad.scoring import (
+from squad.board.html import write_html
+from squad.board.leaderboard import leaderboard_table
+from squad.board.scoring import (
     SCORED_DATASETS,
     compare_metrics,
     score_predictions,
     score_run,
 )
+from squad.cli import main
+from squad.record import read_record, write_record
+from squad.tasks import coding
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +58,7 @@ def kit_runs(tmp_path_factory):
 
 
 def test_scored_datasets_agree_with_coding_tasks():
-    """Scoring's copy of the coding task columns matches squad.coding's."""
+    """Scoring's copy of the coding task columns matches squad.tasks.coding's."""
     for name, spec in SCORED_DATASETS.items():
         task = coding.CODING_DATASETS[name]
         assert (spec["id"], spec["target"], spec["levels"]) == (
@@ -186,7 +186,7 @@ def test_compare_metrics_tolerates_rounding_only():
 
 def test_score_predictions_perfect_and_one_wrong_soc2010():
     """Perfect codes score 1.0 at every level; one wrong code scores (n - 1) / n."""
-    from squad.datasets import load_dataset
+    from squad.data.datasets import load_dataset
 
     test = load_dataset("soc2010", "test")
     frame = pd.DataFrame({"record_id": test["record_id"], "predicted": test["soc2010"]})
@@ -203,8 +203,8 @@ def test_score_predictions_perfect_and_one_wrong_soc2010():
 @pytest.mark.slow
 def test_real_coding_run_is_verified_and_joins_a_submission(tmp_path):
     """A real `squad run` of the coding notebook is scored from its predictions."""
-    from squad.experiments import run_sweep
-    from squad.submit import submit_predictions
+    from squad.board.submit import submit_predictions
+    from squad.runs.sweep import run_sweep
 
     result = run_sweep(
         ROOT / "notebooks" / "coding.ipynb",

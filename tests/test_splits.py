@@ -1,11 +1,11 @@
-"""Tests for squad.splits."""
+"""Tests for squad.data.splits."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from squad.splits import (
+from squad.data.splits import (
     grouped_split,
     hash_uniform,
     seeded_permutation_split,

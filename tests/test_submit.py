@@ -1,4 +1,4 @@
-"""Tests for squad.submit and `squad submit`: predictions files from any tool."""
+"""Tests for squad.board.submit and `squad submit`: predictions files from any tool."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from squad.board.leaderboard import leaderboard_table
+from squad.board.scoring import score_run
+from squad.board.submit import read_predictions, submit_predictions
 from squad.cli import main
-from squad.datasets import load_dataset
-from squad.leaderboard import leaderboard_table
-from squad.scoring import score_run
-from squad.submit import read_predictions, submit_predictions
+from squad.data.datasets import load_dataset
 
 
 @pytest.fixture(scope="module")

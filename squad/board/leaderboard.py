@@ -1,0 +1,428 @@
+"""The leaderboard: every run record under a folder, ranked by one metric.
+
+Records are read from every ``record.json`` below the folder (hidden folders are
+skipped), so run folders copied in from other members' machines merge by copying them
+anywhere under it, e.g. ``runs/coding/from-alice/<run_id>/``. A run that appears twice
+for the same member (the same folder copied twice) is kept once, the latest.
+
+Every metric of a run that saved its test-set predictions (``predictions.parquet``) is
+computed again from them and the shared labels by :func:`squad.board.scoring.score_run`; the
+numbers the notebook recorded are only compared with them. The ``check`` column says
+``verified`` (they agree), ``DISAGREES`` (a recorded metric differs beyond rounding; the
+run's ``disagreements`` are in ``df.attrs["flagged"]``), ``invalid`` (the predictions
+could not be scored) or ``self-reported`` (no predictions file: the recorded metrics
+are shown, unverified).
+
+Metrics are the scalar values of a run; a dict of numbers adds
+``<name>.<key>`` columns, and a metric name that is not a column matches a unique
+``*.<name>`` column. Names ending in ``error``, ``loss``, ``mse``/``rmse`` or ``mae`` rank
+lower-is-better, all others higher-is-better.
+
+:func:`squad.board.html.write_html` renders the board as a web page and
+:func:`squad.board.mlflow_export.export_to_mlflow` copies the records to MLflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from squad.errors import InvalidInputError, MissingFileError, NotFoundError
+from squad.record import RECORD_FILE, read_record
+from squad.runs.params import canonical_json
+
+__all__ = [
+    "CHECK_COLUMN",
+    "describe_flag",
+    "flat_metrics",
+    "format_table",
+    "leaderboard_table",
+    "load_records",
+    "lower_is_better",
+    "parse_where",
+]
+
+logger = logging.getLogger("squad")
+
+DEFAULT_METRIC = "accuracy"
+#: Column saying whether a run's metrics were computed from its predictions.
+CHECK_COLUMN = "check"
+_CHECK_LABELS = {
+    "verified": "verified",
+    "disagrees": "DISAGREES",
+    "invalid": "invalid",
+    "self-reported": "self-reported",
+}
+HIERARCHY_METRIC = "accuracy_level_4"
+_LOWER = re.compile(r"(error|loss|mse|mae)$")
+_LEVEL = re.compile(r"(?:^|\.)accuracy_level_(\d+)$")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether smaller values of ``metric`` are better (by its name).
+
+    Examples
+    --------
+    >>> lower_is_better("log_loss"), lower_is_better("report.rmse"), lower_is_better("accuracy")
+    (True, True, False)
+    """
+    return bool(_LOWER.search(metric.rsplit(".", 1)[-1].lower()))
+
+
+def load_records(
+    path: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """Read every run record below ``path``, one per (run id, member).
+
+    Parameters
+    ----------
+    path : path-like or iterable of dict
+        A folder of run folders (searched recursively) or records already read.
+
+    Returns
+    -------
+    list of dict
+        Records sorted by end time; each has an extra key ``_dir`` (its folder, or None).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> load_records(tempfile.mkdtemp())
+    []
+    """
+    if not isinstance(path, str | os.PathLike):
+        records = [{"_dir": None, **rec} for rec in path]
+    else:
+        root = Path(path)
+        if not root.exists():
+            msg = f"No runs folder at {root}: run `squad run NOTEBOOK --out ...` first."
+            raise MissingFileError(msg)
+        records = []
+        for file in sorted(root.rglob(RECORD_FILE)):
+            parts = file.relative_to(root).parts[:-1]
+            if any(part.startswith(".") for part in parts):
+                continue
+            try:
+                rec = read_record(file)
+            except (OSError, ValueError) as err:
+                logger.warning("Skipping %s: %s", file, err)
+                continue
+            records.append({**rec, "_dir": file.parent})
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for rec in records:
+        key = (rec["run_id"], _member(rec))
+        if key not in latest or _end(rec) >= _end(latest[key]):
+            latest[key] = rec
+    return sorted(latest.values(), key=_end)
+
+
+def _member(rec: Mapping[str, Any]) -> str:
+    return str((rec.get("provenance") or {}).get("member") or "")
+
+
+def _end(rec: Mapping[str, Any]) -> str:
+    return str((rec.get("timings") or {}).get("end") or "")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def flat_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Scalar metrics, with dicts of numbers flattened to ``name.key``.
+
+    Examples
+    --------
+    >>> flat_metrics({"accuracy": 0.9, "by_level": {"1": 0.99}, "curve": [1, 2]})
+    {'accuracy': 0.9, 'by_level.1': 0.99}
+    """
+    flat: dict[str, float] = {}
+    for name, value in metrics.items():
+        if _is_number(value):
+            flat[name] = float(value)
+        elif isinstance(value, Mapping):
+            for key, inner in value.items():
+                if _is_number(inner):
+                    flat[f"{name}.{key}"] = float(inner)
+    return flat
+
+
+def _resolve_metric(metric: str, columns: Iterable[str]) -> str | None:
+    columns = list(columns)
+    if metric in columns:
+        return metric
+    matches = [c for c in columns if c.endswith("." + metric)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _varying(records: list[dict[str, Any]], *, fallback: bool = True) -> list[str]:
+    """Parameters whose value differs between runs (all of them if none does and
+    ``fallback``)."""
+    names: list[str] = []
+    for rec in records:
+        names += [n for n in rec["parameters"] if n not in names]
+    varying = [
+        n
+        for n in names
+        if len({canonical_json(r["parameters"].get(n)) for r in records}) > 1
+    ]
+    return varying or (names if fallback else [])
+
+
+def _cell(value: Any) -> Any:
+    return (
+        value if _is_number(value) or isinstance(value, str) else canonical_json(value)
+    )
+
+
+def leaderboard_table(
+    path: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
+    metric: str | None = None,
+    *,
+    include_failed: bool = False,
+    where: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Rank the runs below ``path`` by ``metric``.
+
+    Parameters
+    ----------
+    path : path-like or iterable of dict
+        Folder of run folders, or records.
+    metric : str, optional
+        Metric to rank by (default ``accuracy``). Names ending in ``error``/``loss``
+        rank ascending.
+    include_failed : bool, default=False
+        Also list runs whose status is not ``ok`` (after the ranked ones).
+    where : mapping, optional
+        Keep only runs with these parameter values, e.g. ``{"dataset": "soc2010"}``
+        (scores on different datasets do not compare).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``rank``, the metric, ``accuracy_level_4`` where present, the parameters
+        that vary between runs, ``member``, ``date``, ``run_id``, ``check`` (see the
+        module docstring) and ``status`` with ``include_failed``. Metrics of runs
+        with predictions are recomputed from them. The record of each row is in
+        ``df.attrs["records"]``; flagged runs (``DISAGREES``, ``invalid``) are in
+        ``df.attrs["flagged"]`` (see :func:`describe_flag`).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If no ok run recorded the metric (the message lists the metrics there are).
+
+    Examples
+    --------
+    >>> runs = [
+    ...     {"run_id": "a1", "status": "ok", "parameters": {"model": "lookup"},
+    ...      "metrics": {"accuracy": 0.61}, "provenance": {"member": "statcan"}},
+    ...     {"run_id": "b2", "status": "ok", "parameters": {"model": "tfidf"},
+    ...      "metrics": {"accuracy": 0.74}, "provenance": {"member": "istat"}},
+    ... ]
+    >>> leaderboard_table(runs)[["rank", "accuracy", "model", "member"]]
+       rank  accuracy   model   member
+    0     1      0.74   tfidf    istat
+    1     2      0.61  lookup  statcan
+    """
+    records = _score_records(_select(load_records(path), where))
+    ok = [r for r in records if r.get("status") == "ok"]
+    flats = [flat_metrics(r.get("metrics") or {}) for r in ok]
+    columns = sorted({c for flat in flats for c in flat})
+    chosen = metric or DEFAULT_METRIC
+    column = _resolve_metric(chosen, columns)
+    if column is None:
+        where = path if isinstance(path, str | os.PathLike) else "the records"
+        available = ", ".join(columns) or "none"
+        msg = (
+            f"No ok run in {where} recorded metric {chosen!r}. Metrics recorded: "
+            f"{available}. Pass --metric NAME."
+        )
+        raise InvalidInputError(msg)
+    extra = _resolve_metric(HIERARCHY_METRIC, columns)
+    params = _varying(ok or records)
+    order = sorted(
+        range(len(ok)),
+        key=lambda i: _sort_key(flats[i].get(column), lower_is_better(column)),
+    )
+    rows, kept = [], []
+    for rank, i in enumerate(order, start=1):
+        rec, flat = ok[i], flats[i]
+        row: dict[str, Any] = {"rank": rank, column: flat.get(column, math.nan)}
+        if extra and extra != column:
+            row[extra] = flat.get(extra, math.nan)
+        rows.append(_row(row, rec, params, include_failed))
+        kept.append(rec)
+    if include_failed:
+        for rec in records:
+            if rec.get("status") != "ok":
+                rows.append(_row({"rank": None, column: math.nan}, rec, params, True))
+                kept.append(rec)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        table = pd.DataFrame(columns=["rank", column, *params, "member", "date"])
+    table.attrs["metric"] = column
+    table.attrs["parameters"] = params
+    table.attrs["records"] = kept
+    table.attrs["flagged"] = [
+        r for r in kept if r.get("_check") in ("disagrees", "invalid")
+    ]
+    return table
+
+
+def _score_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replace each ok run's metrics by those computed from its predictions."""
+    from squad.board.scoring import score_run
+
+    scored = []
+    for rec in records:
+        if rec.get("status") != "ok":
+            scored.append(rec)
+            continue
+        result = score_run(rec)
+        scored.append(
+            {
+                **rec,
+                "metrics": result.metrics,
+                "_recorded_metrics": rec.get("metrics") or {},
+                "_check": result.status,
+                "_disagreements": result.disagreements,
+                "_check_reason": result.reason,
+            }
+        )
+    return scored
+
+
+def describe_flag(rec: Mapping[str, Any]) -> str:
+    """One line saying why a run is flagged (recorded metrics disagree, or invalid).
+
+    Examples
+    --------
+    >>> describe_flag({"run_id": "a1", "_check": "disagrees",
+    ...                "_disagreements": {"accuracy": (0.9, 0.85)}})
+    'run a1: recorded accuracy=0.9 but its predictions give 0.85'
+    """
+    member = _member(rec)
+    who = f"run {rec['run_id']}" + (f" ({member})" if member else "")
+    if rec.get("_check") == "invalid":
+        return f"{who}: predictions cannot be scored: {rec.get('_check_reason')}"
+    items = list((rec.get("_disagreements") or {}).items())
+    if not items:
+        return f"{who}: {rec.get('_check', 'not checked')}"
+    name, (old, new) = items[0]
+    text = f"{who}: recorded {name}={old} but its predictions give {new}"
+    if len(items) > 1:
+        text += f" (and {len(items) - 1} more: {', '.join(n for n, _ in items[1:4])})"
+    return text
+
+
+def _select(
+    records: list[dict[str, Any]], where: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    if not where:
+        return records
+    known = {name for rec in records for name in rec["parameters"]}
+    for name in where:
+        if records and name not in known:
+            msg = (
+                f"No run has a parameter {name!r}. Parameters: "
+                f"{', '.join(sorted(known))}."
+            )
+            raise NotFoundError(msg)
+    return [
+        rec
+        for rec in records
+        if all(rec["parameters"].get(k, _MISSING) == v for k, v in where.items())
+    ]
+
+
+_MISSING = object()
+
+
+def _sort_key(value: float | None, ascending: bool) -> tuple[int, float]:
+    if value is None or math.isnan(value):
+        return (1, 0.0)
+    return (0, value if ascending else -value)
+
+
+def _row(
+    row: dict[str, Any], rec: Mapping[str, Any], params: list[str], status: bool
+) -> dict[str, Any]:
+    for name in params:
+        row[name] = _cell(rec["parameters"].get(name))
+    row["member"] = _member(rec)
+    end = _end(rec)
+    row["date"] = end[:16].replace("T", " ") if end else ""
+    row["run_id"] = rec["run_id"]
+    if "_check" in rec:
+        row[CHECK_COLUMN] = _CHECK_LABELS.get(rec["_check"], rec["_check"])
+    if status:
+        row["status"] = rec.get("status")
+    return row
+
+
+def _for_display(table: pd.DataFrame) -> pd.DataFrame:
+    shown = table.copy()
+    for name in table.attrs.get("parameters", []):  # as given, not with 4 decimals
+        if name in shown:
+            shown[name] = [str(v) for v in shown[name]]
+    return shown
+
+
+def parse_where(items: Iterable[str]) -> dict[str, Any]:
+    """Parse ``NAME=VALUE`` filters (VALUE read as YAML, as ``squad run -p``).
+
+    Raises
+    ------
+    ValueError
+        If an item has no ``=``.
+
+    Examples
+    --------
+    >>> parse_where(["dataset=soc2010", "seed=0"])
+    {'dataset': 'soc2010', 'seed': 0}
+    """
+    from squad.runs.params import parse_value
+
+    selected: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            msg = f"Filter {item!r} is not NAME=VALUE (e.g. dataset=soc2010)."
+            raise InvalidInputError(msg)
+        selected[name.strip()] = parse_value(text.strip())
+    return selected
+
+
+def format_table(table: pd.DataFrame, *, max_rows: int = 50) -> str:
+    """Render a leaderboard table as text for the terminal (4 decimals).
+
+    Examples
+    --------
+    >>> print(format_table(pd.DataFrame({"rank": [1], "accuracy": [0.91234]})))
+     rank  accuracy
+        1    0.9123
+    """
+    if table.empty:
+        return "(no runs)"
+    shown = _for_display(table.head(max_rows))
+    text = shown.to_string(
+        index=False, float_format=lambda v: f"{v:.4f}", na_rep="-", max_colwidth=40
+    )
+    if len(table) > max_rows:
+        text += f"\n... {len(table) - max_rows} more runs"
+    return text

@@ -1,0 +1,10 @@
+"""``squad grade``: nbgrader's autograde, in parallel and in a sandbox.
+
+- ``grade``: the API (``grade_assignment``, ``GradingResult``, ``SubmissionOutcome``).
+- ``workspace``: the course, its submissions and student patterns (``load_course``).
+- ``worker``: one submission graded in a worker (``grade_submission``).
+- ``execute``: nbgrader's Execute step with the guard and the sandbox.
+- ``gradebook``: one submission's rows merged into nbgrader's gradebook.
+- ``feedback``: feedback pages without hidden tests (``write_feedback``).
+- ``reports``: grades CSV and the class report (``write_reports``).
+"""

@@ -1,0 +1,326 @@
+"""Feedback pages for students: every test's result, without the hidden tests' code.
+
+nbgrader's ``generate_feedback`` renders the autograded notebook, hidden tests included
+(nbgrader issue #917). :func:`write_feedback` writes instead one page per student and
+notebook, at the place nbgrader uses (``feedback/<student>/<assignment>/<notebook>.html``,
+so ``nbgrader release_feedback`` still publishes it), built from the gradebook and the
+autograded notebook:
+
+- for each test: points, result (passed, partial, failed, missing, graded by hand) and
+  the error message;
+- visible tests: their code and the traceback;
+- tests with hidden parts: only the visible part of the code, the result and the error
+  name and message, never the hidden code or a traceback (which quotes it);
+- the grader's comments on each answer.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import html
+import logging
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from squad._atomic import atomic_write_text
+from squad.errors import NotFoundError
+
+__all__ = ["submission_results", "visible_code", "write_feedback"]
+
+log = logging.getLogger("squad")
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
+END_HIDDEN = "END HIDDEN TESTS"
+
+
+def visible_code(
+    source: str, begin: str = BEGIN_HIDDEN, end: str = END_HIDDEN
+) -> tuple[str, bool]:
+    """Remove hidden-test regions from a test cell, as nbgrader's release step does.
+
+    Parameters
+    ----------
+    source : str
+        The test cell's full source (from the gradebook).
+    begin, end : str
+        The delimiters (``ClearHiddenTests.begin_test_delimeter`` and
+        ``end_test_delimeter``).
+
+    Returns
+    -------
+    code : str
+        The lines a student saw.
+    hidden : bool
+        Whether a hidden region was removed.
+
+    Examples
+    --------
+    >>> code, hidden = visible_code(
+    ...     "assert f(1) == 1\\n### BEGIN HIDDEN TESTS\\nassert f(2) == 4\\n"
+    ...     "### END HIDDEN TESTS")
+    >>> code, hidden
+    ('assert f(1) == 1', True)
+    """
+    kept, inside, hidden = [], False, False
+    for line in source.split("\n"):
+        if begin in line:
+            inside = hidden = True
+        elif end in line:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "\n".join(kept).rstrip("\n"), hidden
+
+
+def _verdict(cell: Any) -> tuple[str, str, list[str]]:
+    """Read a test cell's outputs the way nbgrader's ``determine_grade`` does."""
+    from squad.grading.execute import TAMPERED
+
+    for output in cell.get("outputs", []):
+        kind = output.get("output_type")
+        if kind == "error":
+            ename, evalue = output.get("ename", ""), output.get("evalue", "")
+            if ename == TAMPERED:
+                return "failed", f"tampering detected: {evalue}", []
+            message = f"{ename}: {evalue}" if evalue else ename
+            trace = [_ANSI.sub("", line) for line in output.get("traceback", [])]
+            return "failed", message, trace
+        if kind == "stream" and output.get("name") == "stderr":
+            first = (output.get("text", "").strip().splitlines() or [""])[0]
+            message = "wrote to stderr (nbgrader scores any stderr output zero)"
+            return "failed", f"{message}: {first[:200]}", []
+        if kind == "execute_result":
+            value = output.get("data", {}).get("text/plain", "")
+            return "partial", f"partial credit: the test returned {value}", []
+    return "passed", "", []
+
+
+def submission_results(
+    gradebook: Any,
+    assignment: str,
+    student: str,
+    autograded: str | os.PathLike[str],
+    *,
+    begin: str = BEGIN_HIDDEN,
+    end: str = END_HIDDEN,
+) -> list[dict[str, Any]]:
+    """Every graded cell of one student's submission, with its result and message.
+
+    Parameters
+    ----------
+    gradebook : nbgrader.api.Gradebook
+    assignment, student : str
+    autograded : path-like
+        ``autograded/<student>/<assignment>/``.
+    begin, end : str
+        Hidden-test delimiters.
+
+    Returns
+    -------
+    list of dict
+        Keys: ``notebook``, ``grade_id``, ``kind`` (code or markdown), ``score``,
+        ``max_score``, ``status`` (passed, partial, failed, missing, manual,
+        no response), ``message``, ``traceback`` (empty for hidden tests), ``hidden``,
+        ``code`` (the visible part), ``comments`` (grader comments of the notebook).
+    """
+    import nbformat
+    from nbgrader.api import MissingEntry
+
+    results = []
+    for notebook in gradebook.find_assignment(assignment).notebooks:
+        try:
+            submitted = gradebook.find_submission_notebook(
+                notebook.name, assignment, student
+            )
+        except MissingEntry:
+            continue
+        path = Path(autograded) / f"{notebook.name}.ipynb"
+        cells, order = {}, {}
+        if path.is_file():  # written by nbgrader: v4, no need to validate it again
+            nb = nbformat.v4.reads(path.read_text("utf-8"))
+            for index, cell in enumerate(nb.cells):
+                grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+                if grade_id:
+                    cells[grade_id], order[grade_id] = cell, index
+        comments = {c.name: c.comment for c in submitted.comments if c.comment}
+        grades = sorted(
+            submitted.grades, key=lambda g: (order.get(g.name, 1e9), g.name)
+        )
+        for grade in grades:
+            source = gradebook.find_source_cell(grade.name, notebook.name, assignment)
+            code, hidden = visible_code(source.source or "", begin, end)
+            score, top = float(grade.score), float(grade.max_score)
+            cell = cells.get(grade.name)
+            trace: list[str] = []
+            if grade.cell_type != "code":
+                code, hidden = "", False
+                if grade.manual_score is None and grade.needs_manual_grade:
+                    status, message = "manual", "waiting for a grader"
+                elif grade.manual_score is None and not grade.auto_score:
+                    status, message = "no response", "no answer was written"
+                else:
+                    status, message = _by_score(score, top), "graded by hand"
+            elif cell is None:
+                status = "missing"
+                message = "the test cell is missing from the submitted notebook"
+            else:
+                status, message, trace = _verdict(cell)
+                if status == "partial" or grade.manual_score is not None:
+                    status = _by_score(score, top)
+                if grade.manual_score is not None:
+                    message = "score set by a grader"
+            results.append(
+                {
+                    "notebook": notebook.name,
+                    "grade_id": grade.name,
+                    "kind": grade.cell_type,
+                    "score": score,
+                    "max_score": top,
+                    "status": status,
+                    "message": message,
+                    "traceback": [] if hidden else trace,
+                    "hidden": hidden,
+                    "code": code,
+                    "comments": comments,
+                }
+            )
+    return results
+
+
+def _by_score(score: float, top: float) -> str:
+    if score >= top:
+        return "passed"
+    return "partial" if score > 0 else "failed"
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;
+padding:.4rem;text-align:left;vertical-align:top}pre{background:#f6f8fa;padding:.6rem;
+overflow-x:auto}.passed{color:#1a7f37}.failed,.missing{color:#cf222e}
+.partial,.manual,.no.response{color:#9a6700}
+"""
+
+
+def _page(student: str, assignment: str, notebook: str, rows: list[dict], total):
+    esc = html.escape
+    score, top, penalty = total
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{esc(assignment)}: feedback for {esc(student)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{esc(assignment)} / {esc(notebook)}</h1>",
+        f"<p>Student: <b>{esc(student)}</b>. Score for this assignment: "
+        f"<b>{score:g} / {top:g}</b>"
+        + (f" (late penalty {penalty:g})" if penalty else "")
+        + ".</p>",
+        "<table><tr><th>Question</th><th>Points</th><th>Result</th><th>Message</th></tr>",
+    ]
+    for row in rows:
+        parts.append(
+            f"<tr><td>{esc(row['grade_id'])}</td>"
+            f"<td>{row['score']:g} / {row['max_score']:g}</td>"
+            f"<td class='{esc(row['status'])}'>{esc(row['status'])}</td>"
+            f"<td>{esc(row['message'])}</td></tr>"
+        )
+    parts.append("</table>")
+    for row in rows:
+        if row["kind"] != "code":
+            continue
+        parts.append(f"<h2>{esc(row['grade_id'])}</h2>")
+        if row["code"].strip():
+            parts.append(f"<pre>{esc(row['code'])}</pre>")
+        if row["hidden"]:
+            parts.append(
+                "<p>This test also has hidden checks; their result is included above, "
+                "their code is not shown.</p>"
+            )
+        if row["traceback"]:
+            parts.append(f"<pre>{esc(chr(10).join(row['traceback'][-30:]))}</pre>")
+    comments = rows[0]["comments"] if rows else {}
+    if comments:
+        parts.append("<h2>Comments</h2><table>")
+        for name, text in comments.items():
+            parts.append(f"<tr><td>{esc(name)}</td><td>{esc(text)}</td></tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_feedback(
+    course: Any,
+    assignment: str,
+    *,
+    students: Iterable[str] | None = None,
+    pattern: str = "*",
+) -> list[Path]:
+    """Write each student's feedback page(s) for ``assignment``.
+
+    Parameters
+    ----------
+    course : squad.grading.grade.Course or path-like
+        The course (or its folder).
+    assignment : str
+    students : iterable of str, default=None
+        Only these students (default: every student with an autograded submission).
+    pattern : str, default="*"
+        Only students whose id matches this glob.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The pages written.
+
+    Raises
+    ------
+    KeyError
+        If the assignment is not in the gradebook.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from squad.grading.workspace import Course, load_course
+
+    if not isinstance(course, Course):
+        course = load_course(course)
+    config = course.config.ClearHiddenTests
+    begin = config.get("begin_test_delimeter", BEGIN_HIDDEN)
+    end = config.get("end_test_delimeter", END_HIDDEN)
+    coursedir = course.coursedir
+    written = []
+    with Gradebook(course.db_url, course.course_id) as gb:
+        try:
+            gb.find_assignment(assignment)
+        except MissingEntry as err:
+            msg = (
+                f"Assignment '{assignment}' is not in the gradebook of '{course.root}'. "
+                "Run `squad grade` first."
+            )
+            raise NotFoundError(msg) from err
+        wanted = None if students is None else set(students)
+        for submission in gb.assignment_submissions(assignment):
+            student = submission.student.id
+            if wanted is not None and student not in wanted:
+                continue
+            if not fnmatch.fnmatchcase(student, pattern):
+                continue
+            autograded = course.path(
+                coursedir.autograded_directory, student, assignment
+            )
+            if not autograded.is_dir():
+                continue
+            results = submission_results(
+                gb, assignment, student, autograded, begin=begin, end=end
+            )
+            penalty = float(submission.late_submission_penalty or 0)
+            total = (float(submission.score), float(submission.max_score), penalty)
+            dest = course.path(coursedir.feedback_directory, student, assignment)
+            for notebook in sorted({r["notebook"] for r in results}):
+                rows = [r for r in results if r["notebook"] == notebook]
+                page = _page(student, assignment, notebook, rows, total)
+                written.append(atomic_write_text(dest / f"{notebook}.html", page))
+    log.info("Wrote %d feedback page(s) for %s", len(written), assignment)
+    return written

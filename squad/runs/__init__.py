@@ -1,0 +1,11 @@
+"""Runs: a notebook over a grid of parameters, each run recorded as a folder.
+
+- ``params``: the notebook's declared parameters and grid files (``notebook_parameters``,
+  ``read_grid``, ``expand_grid``, ``resolve_parameters``).
+- ``sweep``: planning and running a sweep (``plan_sweep``, ``run_sweep``, ``make_run_id``).
+- ``executor``: one run in a worker, on a local process pool or Dask (``open_executor``,
+  ``execute_run``).
+
+The run record itself (``record``, ``read_record``, ``write_record``) is
+:mod:`squad.record`, shared with notebooks and the board.
+"""
