@@ -1,7 +1,9 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+"""Atomic writes of files and folders, and file hashes.
 
-Every file the kit writes for others to read (cached datasets, run records, reports) goes
-through here, so that an interrupted process leaves nothing half-written behind.
+A reader sees the old file (or folder) or the new one, never half of one. Every file the
+kit writes for others to read (cached datasets, run records, reports) and every output
+folder it replaces (run folders, submitted runs, autograded submissions) goes through
+here, so that an interrupted process leaves nothing half-written behind.
 """
 
 from __future__ import annotations
