@@ -67,7 +67,7 @@ lint: install
 	$(BIN)/codespell squad tests datasets notebooks docs exercises/README.md README.md
 
 test: install system-deps browser-deps lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 bench: install
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -64,10 +64,10 @@ def batch(tmp_path_factory):
             "ps1",
             course=course,
             jobs=2,
-            # Generous for the honest cells on a busy machine; the endless loops
-            # still meet these limits.
+            # Generous for the honest cells on a busy machine (a 20 MB print needs
+            # seconds); the endless loops still meet these limits.
             cell_timeout=15,
-            notebook_timeout=60,
+            notebook_timeout=40,
             memory_mb=512,
             progress=False,
         )
