@@ -469,8 +469,10 @@ def lab(root: Path, course: Path | None, port: int, browser: bool) -> None:
 
     from squad.course.lab import start_lab
 
-    # A plain `kill` (SIGTERM) or a closed terminal (SIGHUP) also shuts the server and
-    # its kernels down, even while the server is still starting.
+    # Ctrl+C stops the lab even when it was started from a shell that ignores it (a
+    # background job); a plain `kill` (SIGTERM) or a closed terminal (SIGHUP) also shuts
+    # the server and its kernels down, even while the server is still starting.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if number is not None:
             signal.signal(number, lambda *_: sys.exit(0))
