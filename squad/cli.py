@@ -251,6 +251,11 @@ def run(
     help="Only runs with this parameter value, e.g. dataset=soc2010. Repeatable.",
 )
 @click.option(
+    "--task",
+    metavar="KEY",
+    help="Only this task, e.g. soc2010/stratified or ecoicop (default: every task).",
+)
+@click.option(
     "--to-mlflow",
     is_flag=True,
     help="Log every run to MLflow at $MLFLOW_TRACKING_URI (needs squad[mlflow]).",
@@ -262,22 +267,42 @@ def leaderboard(
     html_file: Path | None,
     show_all: bool,
     where: tuple[str, ...],
+    task: str | None,
     to_mlflow: bool,
 ) -> None:
-    """Rank the runs under PATH (e.g. runs/coding), from every member's run folders."""
+    """Rank the runs under PATH (e.g. runs/coding), one table per task.
+
+    A task is a dataset, split protocol and language: runs are never ranked across
+    tasks. Run folders that fail a check are left out with one warning line each.
+    """
+    from squad.board.cache import ScoreCache
     from squad.board.html import write_html
-    from squad.board.leaderboard import format_table, leaderboard_table, parse_where
+    from squad.board.leaderboard import (
+        board_runs,
+        describe_flag,
+        format_table,
+        leaderboard_tables,
+        parse_where,
+    )
     from squad.board.mlflow_export import export_to_mlflow
 
     selected = parse_where(where)
-    table = leaderboard_table(path, metric, include_failed=show_all, where=selected)
-    click.echo(format_table(table))
-    from squad.board.leaderboard import describe_flag
-
-    for rec in table.attrs.get("flagged", []):
-        click.echo(f"Warning: {describe_flag(rec)}", err=True)
+    runs = board_runs(path, where=selected, cache=ScoreCache())
+    tables = leaderboard_tables(runs, metric, include_failed=show_all, task=task)
+    if not tables:
+        click.echo("(no runs)")
+    for number, (key, table) in enumerate(tables.items()):
+        members = {m for m in table["member"]} if "member" in table else set()
+        heading = (
+            f"Task {key.key}: {len(table)} run(s), {len(members)} member(s), "
+            f"ranked by {table.attrs['metric']}"
+        )
+        click.echo(("\n" if number else "") + heading)
+        click.echo(format_table(table))
+        for rec in table.attrs.get("flagged", []):
+            click.echo(f"Warning: {describe_flag(rec)}", err=True)
     if html_file is not None:
-        write_html(path, html_file, metric, where=selected)
+        write_html(runs, html_file, metric, task=task)
         click.echo(f"Wrote {html_file}")
     if to_mlflow:
         count = export_to_mlflow(path)
@@ -302,6 +327,14 @@ def leaderboard(
 @click.option("--model-name", required=True, help="Name of the model.")
 @click.option("--description", default="", help="How the predictions were made.")
 @click.option(
+    "--fact",
+    "facts",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A fact sheet entry shown on the board, e.g. 'features=word 1-2 grams', "
+    "'fit time=3 min', 'hardware=laptop, 4 cores'. Repeatable.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("runs"),
@@ -317,11 +350,21 @@ def submit(
     member: str,
     model_name: str,
     description: str,
+    facts: tuple[str, ...],
     out: Path,
 ) -> None:
     """Score a PREDICTIONS file (CSV or Parquet, from any tool) and add it to the board."""
     from squad.board.submit import submit_predictions
     from squad.record import read_record
+
+    fact_sheet = {}
+    for item in facts:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidInputError(
+                f"Fact {item!r} is not NAME=VALUE (e.g. 'fit time=3 min')."
+            )
+        fact_sheet[name] = value
 
     folder = submit_predictions(
         predictions,
@@ -331,6 +374,7 @@ def submit(
         member=member,
         model_name=model_name,
         description=description,
+        facts=fact_sheet,
         out=out,
     )
     metrics = read_record(folder)["metrics"]
@@ -338,6 +382,75 @@ def submit(
         f"Scored {metrics['n']:,} test records of {dataset}: accuracy "
         f"{metrics['accuracy']:.4f}. Wrote {folder}"
     )
+
+
+# --------------------------------------------------------------------------- board
+@main.group("board", context_settings=CONTEXT)
+def board_group() -> None:
+    """The squad board: a static site of every task's ranking, and its CI check."""
+
+
+_CACHE_OPTION = click.option(
+    "--cache/--no-cache",
+    default=True,
+    help="Reuse scores of predictions and data scored before (in the data home).",
+)
+
+
+@board_group.command("build", context_settings=CONTEXT)
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The site's folder (index.html, tasks/, runs/, img/).",
+)
+@click.option("--metric", help="Metric to rank by (default: accuracy).")
+@click.option(
+    "--top", type=int, default=10, show_default=True, help="Runs per curve figure."
+)
+@_CACHE_OPTION
+@_user_errors
+def board_build(
+    path: Path, out: Path, metric: str | None, top: int, cache: bool
+) -> None:
+    """Write the board of the run folders under PATH as a static site in OUT.
+
+    Every run folder is checked first; one that fails is left out with one warning.
+    """
+    from squad.board.cache import ScoreCache
+    from squad.board.site import build_site
+
+    result = build_site(
+        path, out, metric, top=top, cache=ScoreCache() if cache else None
+    )
+    click.echo(result.summary())
+
+
+@board_group.command("check", context_settings=CONTEXT)
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@_CACHE_OPTION
+@_user_errors
+def board_check(path: Path, cache: bool) -> None:
+    """Check every run folder under PATH; exit 1 naming each invalid or disagreeing run.
+
+    The command a shared repository's CI runs on each contribution (docs/board.md).
+    """
+    from squad.board.cache import ScoreCache
+    from squad.board.site import check_board
+
+    runs, problems = check_board(path, cache=ScoreCache() if cache else None)
+    for line in problems:
+        click.echo(line, err=True)
+    tasks = len(runs.by_task())
+    if problems:
+        click.echo(
+            f"{len(problems)} problem(s); {len(runs.runs)} run(s) in {tasks} task(s) "
+            "pass.",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"{len(runs.runs)} run(s) in {tasks} task(s): every run folder passes.")
 
 
 # --------------------------------------------------------------------------- grade

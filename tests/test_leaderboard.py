@@ -214,7 +214,8 @@ def test_cli_leaderboard_prints_and_writes_html(tmp_path):
     )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[1].split()[:2] == ["1", "0.7500"] and lines[2].split()[:2] == [
+    assert lines[0] == "Task coding: 2 run(s), 1 member(s), ranked by accuracy"
+    assert lines[2].split()[:2] == ["1", "0.7500"] and lines[3].split()[:2] == [
         "2",
         "0.5000",
     ]
@@ -225,7 +226,7 @@ def test_cli_leaderboard_prints_and_writes_html(tmp_path):
     )
     assert bad.exit_code == 2
     assert (
-        bad.output.startswith("Error: No ok run in ")
+        bad.output.startswith("Error: No ok run of task coding recorded metric ")
         and len(bad.output.splitlines()) == 1
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -142,8 +142,8 @@ def test_run_without_predictions_is_self_reported(tmp_path):
     assert list(table["check"]) == ["self-reported"]
 
 
-def test_invalid_predictions_in_a_run_are_flagged(kit_runs, tmp_path):
-    """A run whose predictions lost rows is not scored but flagged as invalid."""
+def test_invalid_predictions_in_a_run_are_left_out(kit_runs, tmp_path, caplog):
+    """A run whose predictions lost rows is not scored: left out with one warning."""
     folder = tmp_path / "coding" / "bb0000000002"
     source = kit_runs / "coding" / "aa0000000001"
     folder.mkdir(parents=True)
@@ -164,10 +164,16 @@ def test_invalid_predictions_in_a_run_are_flagged(kit_runs, tmp_path):
             "status": "ok",
         },
     )
-    table = leaderboard_table(tmp_path)
-    assert list(table["check"]) == ["self-reported", "invalid"]
-    assert math.isnan(table["accuracy"].iloc[1])
-    assert [r["run_id"] for r in table.attrs["flagged"]] == ["aa0000000001"]
+    with caplog.at_level(logging.WARNING, logger="squad"):
+        table = leaderboard_table(tmp_path)
+    assert list(table["check"]) == ["self-reported"]
+    assert list(table["run_id"]) == ["cc0000000003"]
+    assert table.attrs["flagged"] == []
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert warning.startswith(
+        "Skipping run folder coding/bb0000000002: predictions cannot be scored: "
+        "predictions.parquet is not a valid ecoicop predictions file: 10 test ids"
+    )
 
 
 def test_compare_metrics_tolerates_rounding_only():

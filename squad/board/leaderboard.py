@@ -1,9 +1,16 @@
-"""The leaderboard: every run record under a folder, ranked by one metric.
+"""The leaderboard: every run record under a folder, ranked by one metric within its task.
 
 Records are read from every ``record.json`` below the folder (hidden folders are
 skipped), so run folders copied in from other members' machines merge by copying them
-anywhere under it, e.g. ``runs/coding/from-alice/<run_id>/``. A run that appears twice
-for the same member (the same folder copied twice) is kept once, the latest.
+anywhere under it, e.g. ``runs/coding/from-alice/<run_id>/``. Every folder is untrusted
+input, checked by :func:`squad.board.intake.load_runs`: a run that fails a check (or
+whose predictions cannot be scored) is left out with one warning line. A run that
+appears twice for the same member (the same folder copied twice) is kept once, the
+latest.
+
+Runs are ranked per task (dataset × split protocol × language, see
+:mod:`squad.board.tasks`), never across tasks: :func:`leaderboard_tables` gives one table
+per task, :func:`leaderboard_table` the table of one.
 
 Every metric of a run that saved its test-set predictions (``predictions.parquet``) is
 computed again from them and the shared labels by :func:`squad.board.scoring.score_run`; the
@@ -15,7 +22,9 @@ are shown, unverified).
 
 Metrics are the scalar values of a run; a dict of numbers adds
 ``<name>.<key>`` columns, and a metric name that is not a column matches a unique
-``*.<name>`` column. Names ending in ``error``, ``loss``, ``mse``/``rmse`` or ``mae`` rank
+``*.<name>`` column. Besides the ranking metric, a table shows each of
+:data:`SHOWN_METRICS` that a run of its task recorded. Recorded metrics that scoring does
+not compute (timings, ``log_loss``) are kept as the run reported them. Names ending in ``error``, ``loss``, ``mse``/``rmse`` or ``mae`` rank
 lower-is-better, all others higher-is-better.
 
 :func:`squad.board.html.write_html` renders the board as a web page and
@@ -29,21 +38,27 @@ import math
 import os
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from squad.errors import InvalidInputError, MissingFileError, NotFoundError
-from squad.record import RECORD_FILE, read_record
+from squad.board.intake import _end, _member
+from squad.board.tasks import Task, task_of
+from squad.errors import InvalidInputError, NotFoundError
 from squad.runs.params import canonical_json
 
 __all__ = [
     "CHECK_COLUMN",
+    "SHOWN_METRICS",
+    "BoardRuns",
+    "board_runs",
     "describe_flag",
     "flat_metrics",
     "format_table",
     "leaderboard_table",
+    "leaderboard_tables",
     "load_records",
     "lower_is_better",
     "parse_where",
@@ -61,6 +76,20 @@ _CHECK_LABELS = {
     "self-reported": "self-reported",
 }
 HIERARCHY_METRIC = "accuracy_level_4"
+#: Shown for runs whose record names no member (``--member`` / ``SQUAD_MEMBER``).
+UNKNOWN_MEMBER = "(unknown)"
+#: Metrics shown beside the ranking metric, in this order, when a run of the task has them.
+SHOWN_METRICS: tuple[str, ...] = (
+    HIERARCHY_METRIC,
+    "top_5_accuracy",
+    "automation_rate_95",
+)
+#: Metrics that scoring recomputes from predictions; other recorded ones are kept as is.
+_SCORED = re.compile(
+    r"^(n|n_classes|unseen_classes|n_unseen_classes|n_unseen_records|accuracy|"
+    r"f1_macro|f1_weighted|accuracy_level_\d+|top_\d+_accuracy|automation_rate_\d+|"
+    r"threshold_\d+|expected_calibration_error|automation_curve)$"
+)
 _LOWER = re.compile(r"(error|loss|mse|mae)$")
 _LEVEL = re.compile(r"(?:^|\.)accuracy_level_(\d+)$")
 
@@ -79,12 +108,14 @@ def lower_is_better(metric: str) -> bool:
 def load_records(
     path: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
-    """Read every run record below ``path``, one per (run id, member).
+    """Read every run record below ``path`` that passes the checks, one per (run id, member).
 
     Parameters
     ----------
     path : path-like or iterable of dict
-        A folder of run folders (searched recursively) or records already read.
+        A folder of run folders (searched recursively, every folder checked by
+        :func:`squad.board.intake.load_runs`; one warning per folder left out) or
+        records already read (used as they are).
 
     Returns
     -------
@@ -102,38 +133,17 @@ def load_records(
     >>> load_records(tempfile.mkdtemp())
     []
     """
-    if not isinstance(path, str | os.PathLike):
-        records = [{"_dir": None, **rec} for rec in path]
-    else:
-        root = Path(path)
-        if not root.exists():
-            msg = f"No runs folder at {root}: run `squad run NOTEBOOK --out ...` first."
-            raise MissingFileError(msg)
-        records = []
-        for file in sorted(root.rglob(RECORD_FILE)):
-            parts = file.relative_to(root).parts[:-1]
-            if any(part.startswith(".") for part in parts):
-                continue
-            try:
-                rec = read_record(file)
-            except (OSError, ValueError) as err:
-                logger.warning("Skipping %s: %s", file, err)
-                continue
-            records.append({**rec, "_dir": file.parent})
+    if isinstance(path, str | os.PathLike):
+        from squad.board.intake import load_runs
+
+        return load_runs(path).runs
+    records = [{"_dir": None, **rec} for rec in path]
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for rec in records:
         key = (rec["run_id"], _member(rec))
         if key not in latest or _end(rec) >= _end(latest[key]):
             latest[key] = rec
     return sorted(latest.values(), key=_end)
-
-
-def _member(rec: Mapping[str, Any]) -> str:
-    return str((rec.get("provenance") or {}).get("member") or "")
-
-
-def _end(rec: Mapping[str, Any]) -> str:
-    return str((rec.get("timings") or {}).get("end") or "")
 
 
 def _is_number(value: Any) -> bool:
@@ -187,18 +197,148 @@ def _cell(value: Any) -> Any:
     )
 
 
-def leaderboard_table(
+@dataclass
+class BoardRuns:
+    """The runs of a board, scored, with their task; and the folders left out."""
+
+    runs: list[dict[str, Any]]
+    rejected: list[Any] = field(default_factory=list)
+
+    def by_task(self) -> dict[Task, list[dict[str, Any]]]:
+        """Runs grouped by task, tasks in name order."""
+        groups: dict[Task, list[dict[str, Any]]] = {}
+        for rec in self.runs:
+            groups.setdefault(rec["_task"], []).append(rec)
+        return dict(sorted(groups.items()))
+
+
+def board_runs(
     path: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
-    metric: str | None = None,
     *,
-    include_failed: bool = False,
     where: Mapping[str, Any] | None = None,
-) -> pd.DataFrame:
-    """Rank the runs below ``path`` by ``metric``.
+    cache: Any = None,
+    warn: bool = True,
+) -> BoardRuns:
+    """Check, select and score the runs below ``path``; give each its task.
 
     Parameters
     ----------
     path : path-like or iterable of dict
+        Folder of run folders (checked, see :mod:`squad.board.intake`), or records.
+    where : mapping, optional
+        Keep only runs with these parameter values.
+    cache : squad.board.cache.ScoreCache, optional
+        Reuse earlier scores of the same predictions and data.
+    warn : bool, default=True
+        Log one warning line per run left out.
+
+    Returns
+    -------
+    BoardRuns
+        Ok runs carry the metrics computed from their predictions (``_check``,
+        ``_disagreements``, ``_recorded_metrics``); runs whose predictions cannot be
+        scored are among ``rejected``.
+    """
+    from squad.board.intake import Rejected, load_runs, one_line
+
+    if isinstance(path, str | os.PathLike):
+        intake = load_runs(path, warn=warn)
+        records, rejected = intake.runs, list(intake.rejected)
+        root: Path | None = Path(path)
+    else:
+        records, rejected, root = load_records(path), [], None
+    kept = []
+    for rec in _score_records(_select(records, where), cache):
+        if rec.get("_check") == "invalid":
+            item = Rejected(
+                Path(rec["_dir"]) if rec.get("_dir") is not None else Path("."),
+                "predictions cannot be scored: "
+                + one_line(rec.get("_check_reason") or "", 400),
+            )
+            rejected.append(item)
+            if warn:
+                logger.warning("%s", item.line(root))
+            continue
+        kept.append({**rec, "_task": task_of(rec)})
+    return BoardRuns(kept, rejected)
+
+
+def leaderboard_tables(
+    path: str | os.PathLike[str] | Iterable[Mapping[str, Any]] | BoardRuns,
+    metric: str | None = None,
+    *,
+    include_failed: bool = False,
+    where: Mapping[str, Any] | None = None,
+    task: str | None = None,
+    cache: Any = None,
+) -> dict[Task, pd.DataFrame]:
+    """Rank the runs below ``path`` by ``metric``, one table per task.
+
+    Parameters
+    ----------
+    path : path-like, iterable of dict or BoardRuns
+        Folder of run folders, records, or runs from :func:`board_runs`.
+    metric, include_failed, where
+        As :func:`leaderboard_table`.
+    task : str, optional
+        Only the task with this key (``soc2010/stratified``) or key prefix
+        (``soc2010``).
+    cache : squad.board.cache.ScoreCache, optional
+        See :func:`board_runs`.
+
+    Returns
+    -------
+    dict
+        :class:`~squad.board.tasks.Task` -> table (see :func:`leaderboard_table`), in
+        task order. Tasks none of whose ok runs recorded the metric are left out.
+
+    Raises
+    ------
+    ValueError
+        If no task recorded the metric, or ``task`` names none of the tasks.
+    """
+    board = (
+        path
+        if isinstance(path, BoardRuns)
+        else board_runs(path, where=where, cache=cache)
+    )
+    groups = board.by_task()
+    if task is not None:
+        chosen = {t: runs for t, runs in groups.items() if t.matches(task)}
+        if not chosen:
+            known = ", ".join(t.key for t in groups) or "none"
+            msg = f"No task {task!r} among the runs. Tasks: {known}. Pass --task KEY."
+            raise NotFoundError(msg)
+        groups = chosen
+    tables: dict[Task, pd.DataFrame] = {}
+    problem: InvalidInputError | None = None
+    for key, runs in groups.items():
+        try:
+            tables[key] = _rank(runs, metric, include_failed, key)
+        except InvalidInputError as err:
+            problem = problem or err
+    if not tables:
+        if problem is not None:
+            raise problem
+        if task is None and not isinstance(path, BoardRuns):
+            tables[Task("runs")] = _rank([], metric, include_failed, Task("runs"))
+    return tables
+
+
+def leaderboard_table(
+    path: str | os.PathLike[str] | Iterable[Mapping[str, Any]] | BoardRuns,
+    metric: str | None = None,
+    *,
+    include_failed: bool = False,
+    where: Mapping[str, Any] | None = None,
+    task: str | None = None,
+    cache: Any = None,
+) -> pd.DataFrame:
+    """Rank the runs of one task below ``path`` by ``metric``.
+
+    Parameters
+    ----------
+    path : path-like, iterable of dict or BoardRuns
         Folder of run folders, or records.
     metric : str, optional
         Metric to rank by (default ``accuracy``). Names ending in ``error``/``loss``
@@ -206,25 +346,30 @@ def leaderboard_table(
     include_failed : bool, default=False
         Also list runs whose status is not ``ok`` (after the ranked ones).
     where : mapping, optional
-        Keep only runs with these parameter values, e.g. ``{"dataset": "soc2010"}``
-        (scores on different datasets do not compare).
+        Keep only runs with these parameter values, e.g. ``{"dataset": "soc2010"}``.
+    task : str, optional
+        The task's key (needed when the runs span several tasks).
+    cache : squad.board.cache.ScoreCache, optional
+        See :func:`board_runs`.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``rank``, the metric, ``accuracy_level_4`` where present, the parameters
-        that vary between runs, ``member``, ``date``, ``run_id``, ``check`` (see the
-        module docstring) and ``status`` with ``include_failed``. Metrics of runs
-        with predictions are recomputed from them. The record of each row is in
-        ``df.attrs["records"]``; flagged runs (``DISAGREES``, ``invalid``) are in
-        ``df.attrs["flagged"]`` (see :func:`describe_flag`).
+        Columns ``rank``, the metric, those of :data:`SHOWN_METRICS` present, the
+        parameters that vary between runs, ``member``, ``date``, ``run_id``,
+        ``check`` (see the module docstring) and ``status`` with ``include_failed``.
+        Metrics of runs with predictions are recomputed from them. The record of each
+        row is in ``df.attrs["records"]``; flagged runs (``DISAGREES``) are in
+        ``df.attrs["flagged"]`` (see :func:`describe_flag`); the task in
+        ``df.attrs["task"]``.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If no ok run recorded the metric (the message lists the metrics there are).
+        If no ok run recorded the metric (the message lists the metrics there are),
+        or the runs span several tasks and ``task`` is not given.
 
     Examples
     --------
@@ -239,21 +384,48 @@ def leaderboard_table(
     0     1      0.74   tfidf    istat
     1     2      0.61  lookup  statcan
     """
-    records = _score_records(_select(load_records(path), where))
+    tables = leaderboard_tables(
+        path,
+        metric,
+        include_failed=include_failed,
+        where=where,
+        task=task,
+        cache=cache,
+    )
+    if len(tables) > 1:
+        keys = ", ".join(t.key for t in tables)
+        msg = (
+            f"The runs belong to {len(tables)} tasks ({keys}); scores on different "
+            "tasks do not compare. Pick one with --task KEY."
+        )
+        raise InvalidInputError(msg)
+    return next(iter(tables.values()))
+
+
+def _rank(
+    records: list[dict[str, Any]],
+    metric: str | None,
+    include_failed: bool,
+    task: Task,
+) -> pd.DataFrame:
+    """The ranked table of one task's runs."""
     ok = [r for r in records if r.get("status") == "ok"]
     flats = [flat_metrics(r.get("metrics") or {}) for r in ok]
     columns = sorted({c for flat in flats for c in flat})
     chosen = metric or DEFAULT_METRIC
     column = _resolve_metric(chosen, columns)
     if column is None:
-        where = path if isinstance(path, str | os.PathLike) else "the records"
         available = ", ".join(columns) or "none"
         msg = (
-            f"No ok run in {where} recorded metric {chosen!r}. Metrics recorded: "
-            f"{available}. Pass --metric NAME."
+            f"No ok run of task {task.key} recorded metric {chosen!r}. Metrics "
+            f"recorded: {available}. Pass --metric NAME."
         )
         raise InvalidInputError(msg)
-    extra = _resolve_metric(HIERARCHY_METRIC, columns)
+    extras = [
+        found
+        for name in SHOWN_METRICS
+        if (found := _resolve_metric(name, columns)) and found != column
+    ]
     params = _varying(ok or records)
     order = sorted(
         range(len(ok)),
@@ -263,7 +435,7 @@ def leaderboard_table(
     for rank, i in enumerate(order, start=1):
         rec, flat = ok[i], flats[i]
         row: dict[str, Any] = {"rank": rank, column: flat.get(column, math.nan)}
-        if extra and extra != column:
+        for extra in extras:
             row[extra] = flat.get(extra, math.nan)
         rows.append(_row(row, rec, params, include_failed))
         kept.append(rec)
@@ -278,14 +450,19 @@ def leaderboard_table(
     table.attrs["metric"] = column
     table.attrs["parameters"] = params
     table.attrs["records"] = kept
-    table.attrs["flagged"] = [
-        r for r in kept if r.get("_check") in ("disagrees", "invalid")
-    ]
+    table.attrs["task"] = task
+    table.attrs["flagged"] = [r for r in kept if r.get("_check") == "disagrees"]
     return table
 
 
-def _score_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Replace each ok run's metrics by those computed from its predictions."""
+def _score_records(
+    records: list[dict[str, Any]], cache: Any = None
+) -> list[dict[str, Any]]:
+    """Replace each ok run's metrics by those computed from its predictions.
+
+    Recorded metrics that scoring does not compute (timings, ``log_loss``) are kept
+    as reported; their names are in ``_reported``.
+    """
     from squad.board.scoring import score_run
 
     scored = []
@@ -293,12 +470,19 @@ def _score_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if rec.get("status") != "ok":
             scored.append(rec)
             continue
-        result = score_run(rec)
+        result = score_run(rec, cache=cache)
+        recorded = rec.get("metrics") or {}
+        metrics = result.metrics
+        reported: list[str] = []
+        if result.status in ("verified", "disagrees"):
+            reported = [n for n in recorded if not _SCORED.match(n)]
+            metrics = {**{n: recorded[n] for n in reported}, **result.metrics}
         scored.append(
             {
                 **rec,
-                "metrics": result.metrics,
-                "_recorded_metrics": rec.get("metrics") or {},
+                "metrics": metrics,
+                "_recorded_metrics": recorded,
+                "_reported": reported,
                 "_check": result.status,
                 "_disagreements": result.disagreements,
                 "_check_reason": result.reason,
@@ -364,7 +548,7 @@ def _row(
 ) -> dict[str, Any]:
     for name in params:
         row[name] = _cell(rec["parameters"].get(name))
-    row["member"] = _member(rec)
+    row["member"] = _member(rec) or UNKNOWN_MEMBER
     end = _end(rec)
     row["date"] = end[:16].replace("T", " ") if end else ""
     row["run_id"] = rec["run_id"]

@@ -565,8 +565,43 @@ def _predictions_path(rec: Mapping[str, Any]) -> Path | None:
     return path if path.is_file() else None
 
 
+def _read_predictions(path: Path) -> pd.DataFrame:
+    """Read a run's predictions, refusing files that claim too many rows or columns."""
+    import pyarrow.parquet as pq
+
+    from squad.board.schema import PREDICTIONS_MAX_ROWS
+
+    meta = pq.ParquetFile(path).metadata
+    if meta.num_rows > PREDICTIONS_MAX_ROWS or meta.num_columns > 50:
+        msg = (
+            f"{path.name} has {meta.num_rows:,} rows and {meta.num_columns} columns; "
+            f"the limits are {PREDICTIONS_MAX_ROWS:,} and 50"
+        )
+        raise InvalidInputError(msg)
+    return pd.read_parquet(path)
+
+
+def _score_file(
+    path: Path, dataset: Mapping[str, Any], data_home: Any
+) -> tuple[dict[str, Any], dict, str]:
+    """Check and score one predictions file: (metrics, bounds, dataset sha256)."""
+    checked = check_predictions(
+        _read_predictions(path),
+        dataset["name"],
+        protocol=dataset.get("protocol") or None,
+        language=dataset.get("language") or None,
+        data_home=data_home,
+        source=path.name,
+    )
+    scored, bounds = _score(checked, data_home)
+    return scored, bounds, checked.attrs["sha256"]
+
+
 def score_run(
-    run: str | os.PathLike[str] | Mapping[str, Any], *, data_home: Any = None
+    run: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    data_home: Any = None,
+    cache: Any = None,
 ) -> ScoredRun:
     """Score a run from the predictions saved in its folder.
 
@@ -577,6 +612,8 @@ def score_run(
         (its ``_dir`` names the folder).
     data_home : path-like, default=None
         See :func:`squad.get_data_home`.
+    cache : squad.board.cache.ScoreCache, default=None
+        Reuse the scores of predictions and data scored before (keyed by their sha256).
 
     Returns
     -------
@@ -596,26 +633,36 @@ def score_run(
     if path is None:
         return ScoredRun("self-reported", recorded)
     dataset = (run.get("provenance") or {}).get("dataset") or {}
+    key = None
     try:
         if not isinstance(dataset, Mapping) or not dataset.get("name"):
             msg = "its record names no dataset (provenance.dataset.name)"
             raise InvalidInputError(msg)
-        checked = check_predictions(
-            pd.read_parquet(path),
-            dataset["name"],
-            protocol=dataset.get("protocol") or None,
-            language=dataset.get("language") or None,
-            data_home=data_home,
-            source=str(path),
-        )
-        scored, bounds = _score(checked, data_home)
+        if cache is not None:
+            _spec(dataset["name"])
+            key = cache.key(
+                path, dataset["name"], dataset.get("protocol"), dataset.get("language")
+            )
+            entry = cache.get(key)
+            if entry is not None and "reason" in entry:
+                raise InvalidInputError(entry["reason"])
+            if entry is not None:
+                scored = entry["metrics"]
+                bounds = {k: tuple(v) for k, v in entry["bounds"].items()}
+                current = entry["sha256"]
+            else:
+                scored, bounds, current = _score_file(path, dataset, data_home)
+                cache.put(key, {"metrics": scored, "bounds": bounds, "sha256": current})
+        else:
+            scored, bounds, current = _score_file(path, dataset, data_home)
     except (OSError, ValueError, KeyError) as err:
         reason = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        logger.warning("Cannot score run %s: %s", run.get("run_id"), reason)
+        if key is not None and isinstance(err, InvalidInputError):
+            cache.put(key, {"reason": str(reason)})
+        logger.info("Cannot score run %s: %s", run.get("run_id"), reason)
         return ScoredRun("invalid", {}, reason=str(reason))
     differ = compare_metrics(recorded, scored, bounds=bounds)
     wanted = dataset.get("sha256")
-    current = checked.attrs["sha256"]
     if wanted and wanted != current:
         differ["dataset.sha256"] = (wanted, current)
     return ScoredRun("disagrees" if differ else "verified", scored, differ)

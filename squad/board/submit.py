@@ -16,6 +16,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -123,6 +124,14 @@ def read_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
     return _drop_row_names(frame)
 
 
+def _plain_text(value: Any) -> str:
+    """Text without control characters (tabs and newlines kept), stripped."""
+    text = str(value)
+    return "".join(
+        ch if ch in "\t\n" or ch.isprintable() else " " for ch in text
+    ).strip()
+
+
 def _drop_row_names(frame: pd.DataFrame) -> pd.DataFrame:
     if len(frame.columns) and str(frame.columns[0]).strip() in _ROW_NAME_HEADERS:
         frame = frame.iloc[:, 1:]
@@ -138,6 +147,7 @@ def submit_predictions(
     member: str,
     model_name: str,
     description: str = "",
+    facts: dict[str, str] | None = None,
     out: str | os.PathLike[str] = "runs",
     experiment: str = "coding",
     data_home: Any = None,
@@ -161,7 +171,11 @@ def submit_predictions(
     model_name : str
         Name of the model, shown in the board's ``model`` column.
     description : str, default=""
-        Free text on how the predictions were made.
+        Free text on how the predictions were made; with ``facts`` it is the run's
+        method description ("fact sheet") on the board.
+    facts : dict of str, optional
+        Fact sheet fields, e.g. ``{"features": "word 1-2 grams", "fit time": "3 min",
+        "hardware": "laptop, 4 cores", "training data": "train split only"}``.
     out : path-like, default="runs"
         The run goes to ``<out>/<experiment>/<run_id>/``.
     experiment : str, default="coding"
@@ -212,6 +226,18 @@ def submit_predictions(
         "language": lang,
         "n_test": len(checked),
     }
+    fact_sheet = {"model": _plain_text(model_name)[:200]}
+    for name, value in (facts or {}).items():
+        name = " ".join(str(name).split()).lower()
+        if not re.fullmatch(r"[a-z0-9 _-]{1,40}", name) or not str(value).strip():
+            msg = (
+                f"Fact sheet entry {name!r} needs a short name (letters, digits, "
+                "spaces) and a value, e.g. --fact 'fit time=3 min'."
+            )
+            raise InvalidInputError(msg)
+        fact_sheet[name.replace(" ", "_")] = _plain_text(value)[:2000]
+    if description.strip():
+        fact_sheet["description"] = _plain_text(description)[:4000]
     key = "\n".join(
         [source_sha, dataset, checked.attrs["protocol"], str(lang), member, model_name]
     )
@@ -232,6 +258,7 @@ def submit_predictions(
             "source": "submitted",
         },
         "metrics": metrics,
+        "fact_sheet": fact_sheet,
         "figures": {},
         "files": {},
         "status": "ok",

@@ -309,7 +309,22 @@ def _git_info(notebook: Path) -> dict[str, Any] | None:
 
 
 def _member(member: str | None) -> str | None:
-    return member or os.environ.get("SQUAD_MEMBER") or None
+    """The member a run is recorded for: ``member``, ``$SQUAD_MEMBER``, else the login."""
+    found = member or os.environ.get("SQUAD_MEMBER")
+    if found:
+        return found
+    import getpass
+
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):
+        return None
+    logger.warning(
+        "No member given: runs are recorded for %r. Pass --member NAME or set "
+        "SQUAD_MEMBER (the board shows it on every row).",
+        login,
+    )
+    return login
 
 
 @dataclass

@@ -1,0 +1,267 @@
+"""The board as a static site, and the check a shared repository's CI runs.
+
+:func:`build_site` writes, from a tree of run folders several members add to:
+
+- ``index.html``: every task with its current leader, number of runs and members, and
+  the run folders left out (with why);
+- ``tasks/<task>.html``: the task's ranking, automation curves of its best runs
+  overlaid, accuracy by level (datasets with levels), the metric against parameters;
+- ``runs/<run>.html``: a run's method description, metrics, parameters, provenance and
+  figures;
+- ``img/<sha256>.png``: every image, named by its content (a figure drawn twice, or
+  shared by runs, is written once).
+
+Pages link to each other by relative paths and load nothing from elsewhere: the folder
+opens from disk or from any static host. Every file is written atomically; pages of
+runs and tasks no longer on the board are removed. Scores come through a
+:class:`~squad.board.cache.ScoreCache`, so a rebuild after one new run scores one run.
+
+:func:`check_board` names every run folder that is left out or whose recorded metrics
+disagree with its predictions (``squad board check``; see ``docs/board.md``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from squad._atomic import atomic_write_bytes, atomic_write_text
+from squad.board.intake import one_line
+from squad.board.leaderboard import (
+    UNKNOWN_MEMBER,
+    BoardRuns,
+    _member,
+    board_runs,
+    describe_flag,
+    leaderboard_tables,
+)
+from squad.board.pages import render, run_slug, run_view, task_view
+from squad.board.tasks import Task
+
+__all__ = ["SiteResult", "build_site", "check_board"]
+
+logger = logging.getLogger("squad")
+
+
+@dataclass
+class SiteResult:
+    """What :func:`build_site` wrote."""
+
+    out: Path
+    tasks: int = 0
+    runs: int = 0
+    rejected: list[str] = field(default_factory=list)
+    images_written: int = 0
+
+    def summary(self) -> str:
+        """One line for the terminal."""
+        left = f", {len(self.rejected)} left out" if self.rejected else ""
+        return (
+            f"Wrote {self.out / 'index.html'}: {self.tasks} task(s), "
+            f"{self.runs} run page(s){left}"
+        )
+
+
+class _Images:
+    """Writes images into ``img/`` named by their sha256; returns their relative src."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.used: set[str] = set()
+        self.written = 0
+
+    def __call__(self, png: bytes) -> str:
+        name = hashlib.sha256(png).hexdigest() + ".png"
+        if name not in self.used:
+            self.used.add(name)
+            path = self.folder / name
+            if not path.exists():
+                atomic_write_bytes(path, png)
+                self.written += 1
+        return f"../img/{name}"
+
+
+def _remove_stale(folder: Path, keep: set[str]) -> None:
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if path.is_file() and path.name not in keep:
+                path.unlink()
+
+
+def build_site(
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    metric: str | None = None,
+    *,
+    top: int = 10,
+    cache: Any = None,
+) -> SiteResult:
+    """Write the board of the run folders below ``path`` as a static site in ``out``.
+
+    Parameters
+    ----------
+    path : path-like
+        Tree of run folders (every folder is checked; see :mod:`squad.board.intake`).
+    out : path-like
+        The site's folder (created; its pages are replaced).
+    metric : str, optional
+        Metric to rank by (default ``accuracy``).
+    top : int, default=10
+        How many of the best runs a task's curve figures overlay.
+    cache : squad.board.cache.ScoreCache, optional
+        Scoring cache (default: none, every run is scored).
+
+    Returns
+    -------
+    SiteResult
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    """
+    out = Path(out)
+    runs = board_runs(path, cache=cache)
+    tables = leaderboard_tables(runs, metric, include_failed=True) if runs.runs else {}
+    images = _Images(out / "img")
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    home = {"href": "../index.html", "text": "All tasks"}
+    task_pages: set[str] = set()
+    run_pages: set[str] = set()
+    rows = []
+    for task, table in tables.items():
+        records = table.attrs["records"]
+        members = sorted({_member(r) or UNKNOWN_MEMBER for r in records})
+        view = task_view(
+            table,
+            image=images,
+            top=top,
+            run_href=lambda rec: f"../runs/{run_slug(rec)}.html",
+        )
+        page = f"{task.slug}.html"
+        task_pages.add(page)
+        atomic_write_text(
+            out / "tasks" / page,
+            render(
+                "task.html",
+                title=f"Task {task.label}",
+                nav=[home],
+                subtitle=(
+                    f"{len(records)} run(s) by {len(members)} member(s): "
+                    f"{', '.join(members)}; made {now}"
+                ),
+                view=view,
+            ),
+        )
+        for rec in records:
+            _write_run_page(out, rec, task, images, run_pages)
+        rows.append(_index_row(task, table, members))
+    rejected = [item.line(Path(path)) for item in runs.rejected]
+    atomic_write_text(
+        out / "index.html",
+        render(
+            "index.html",
+            title="Squad board",
+            nav=[],
+            subtitle=(
+                f"{sum(r['n_runs'] for r in rows)} run(s) in {len(rows)} task(s); "
+                f"{len(rejected)} run folder(s) left out; made {now}"
+            ),
+            metric_note=next(iter(tables.values())).attrs["metric"]
+            if tables
+            else "score",
+            tasks=rows,
+            rejected=rejected,
+        ),
+    )
+    _remove_stale(out / "tasks", task_pages)
+    _remove_stale(out / "runs", run_pages)
+    _remove_stale(out / "img", images.used)
+    return SiteResult(
+        out=out,
+        tasks=len(rows),
+        runs=len(run_pages),
+        rejected=rejected,
+        images_written=images.written,
+    )
+
+
+def _write_run_page(
+    out: Path, rec: dict[str, Any], task: Task, images: _Images, pages: set[str]
+) -> None:
+    slug = run_slug(rec)
+    pages.add(f"{slug}.html")
+    member = _member(rec) or UNKNOWN_MEMBER
+    atomic_write_text(
+        out / "runs" / f"{slug}.html",
+        render(
+            "run.html",
+            title=f"Run {rec['run_id']} by {member}",
+            nav=[
+                {"href": "../index.html", "text": "All tasks"},
+                {"href": f"../tasks/{task.slug}.html", "text": f"Task {task.label}"},
+            ],
+            subtitle=(
+                f"status {rec.get('status')}; check "
+                f"{rec.get('_check', 'not scored')}; experiment {rec['experiment']}"
+            ),
+            **run_view(rec, image=images),
+        ),
+    )
+
+
+def _index_row(task: Task, table: Any, members: list[str]) -> dict[str, Any]:
+    metric = table.attrs["metric"]
+    ranked = table[table["rank"].notna()]
+    leader = leader_href = value = None
+    if len(ranked):
+        best = table.attrs["records"][0]
+        params = table.attrs["parameters"]
+        model = best["parameters"].get("model") if "model" in params else None
+        leader = _member(best) or UNKNOWN_MEMBER
+        if model is not None:
+            leader += f" ({one_line(str(model), 80)})"
+        leader_href = f"runs/{run_slug(best)}.html"
+        value = f"{ranked[metric].iloc[0]:.4f}"
+    return {
+        "label": task.label,
+        "href": f"tasks/{task.slug}.html",
+        "leader": leader or "-",
+        "leader_href": leader_href,
+        "value": value or "-",
+        "n_runs": len(table),
+        "n_members": len(members),
+    }
+
+
+def check_board(
+    path: str | os.PathLike[str], *, cache: Any = None
+) -> tuple[BoardRuns, list[str]]:
+    """Every problem of the run folders below ``path``, one line each.
+
+    A run folder that fails a check (left out of the board) and a run whose recorded
+    metrics disagree with its predictions are problems; self-reported runs are not.
+
+    Returns
+    -------
+    runs : BoardRuns
+        The runs as the board sees them.
+    problems : list of str
+        One line per problem (empty when the board is clean).
+    """
+    runs = board_runs(path, cache=cache, warn=False)
+    problems = [item.line(Path(path)) for item in runs.rejected]
+    for rec in runs.runs:
+        if rec.get("_check") == "disagrees":
+            folder = Path(rec["_dir"])
+            if folder.is_relative_to(Path(path)):
+                folder = folder.relative_to(Path(path))
+            problems.append(
+                f"Run folder {one_line(str(folder))} disagrees: {describe_flag(rec)}"
+            )
+    return runs, problems
