@@ -14,9 +14,10 @@ each run before anything of it is used:
 - every figure is a real PNG (magic bytes and header), at most
   :data:`~squad.board.schema.FIGURE_MAX_BYTES` and
   :data:`~squad.board.schema.FIGURE_MAX_PIXELS` wide and high;
-- one member's run id appears once: copies of the same run keep the latest, two
-  different runs under one id and member are a conflict (the later is kept, the other
-  left out).
+- one member's run id names one run: copies of the same run keep the latest; different
+  runs under one id and member are a conflict, and all of them are left out (which is
+  genuine cannot be told). Two members may share a run id (the kit derives it from the
+  notebook and parameters): both are kept.
 
 A run that fails a check is left out with one warning line naming its folder and the
 problem (:class:`Rejected`); the others are kept. Nothing here raises on bad content.
@@ -29,6 +30,7 @@ import logging
 import math
 import os
 import struct
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -74,9 +76,7 @@ class Rejected:
 
     def line(self, root: Path | None = None) -> str:
         """The one warning line: ``Skipping run folder <folder>: <problem>``."""
-        shown = self.folder
-        if root is not None and self.folder.is_relative_to(root):
-            shown = self.folder.relative_to(root)
+        shown = self.folder if root is None else _relative(self.folder, root)
         return f"Skipping run folder {one_line(str(shown))}: {self.problem}"
 
 
@@ -191,10 +191,29 @@ def _no_constant(name: str) -> Any:
 _VALIDATOR: Any = None
 
 
+def _import_jsonschema() -> Any:
+    """Import jsonschema without its optional IRI format checker.
+
+    When the ``rfc3987_syntax`` package is installed (Jupyter pulls it in), importing
+    jsonschema compiles its grammars: 2 s of CPU per command, for a format the record
+    schema does not use. It is hidden only for the duration of this import.
+    """
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        import jsonschema
+
+        return jsonschema
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    try:
+        import jsonschema
+    finally:
+        del sys.modules["rfc3987_syntax"]
+    return jsonschema
+
+
 def _validator() -> Any:
     global _VALIDATOR
     if _VALIDATOR is None:
-        from jsonschema import Draft202012Validator
+        Draft202012Validator = _import_jsonschema().Draft202012Validator
 
         Draft202012Validator.check_schema(RECORD_JSON_SCHEMA)
         _VALIDATOR = Draft202012Validator(RECORD_JSON_SCHEMA)
@@ -202,9 +221,10 @@ def _validator() -> Any:
 
 
 def _schema_problem(data: Any) -> str | None:
+    errors = _validator().iter_errors(data)
     from jsonschema.exceptions import best_match
 
-    error = best_match(_validator().iter_errors(data))
+    error = best_match(errors)
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path) or "the top level"
@@ -270,14 +290,19 @@ def check_run_folder(folder: Path) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- the tree
-def _record_files(root: Path) -> list[Path]:
-    """``record.json`` files below ``root``, not following symlinked folders."""
-    found = []
+def _record_files(root: Path) -> tuple[list[Path], list[Path]]:
+    """``record.json`` files below ``root``, and symlinked folders (not followed)."""
+    found, links = [], []
     for top, dirs, files in os.walk(root, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        links += [Path(top) / d for d in dirs if (Path(top) / d).is_symlink()]
         if RECORD_FILE in files:
             found.append(Path(top) / RECORD_FILE)
-    return sorted(found)
+    return sorted(found), sorted(links)
+
+
+def _relative(path: Path, root: Path) -> Path:
+    return path.relative_to(root) if path.is_relative_to(root) else path
 
 
 def _member(rec: Mapping[str, Any]) -> str:
@@ -321,8 +346,11 @@ def load_runs(root: str | os.PathLike[str], *, warn: bool = True) -> Intake:
         raise MissingFileError(msg)
     intake = Intake(root=root)
     base = root.resolve()
-    kept: dict[tuple[str, str], dict[str, Any]] = {}
-    for file in _record_files(root):
+    files, links = _record_files(root)
+    for link in links:
+        intake.rejected.append(Rejected(link, "the folder is a symlink (not followed)"))
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for file in files:
         folder = file.parent
         try:
             if not folder.resolve().is_relative_to(base):
@@ -331,23 +359,28 @@ def load_runs(root: str | os.PathLike[str], *, warn: bool = True) -> Intake:
         except RunProblem as err:
             intake.rejected.append(Rejected(folder, str(err)))
             continue
-        key = (rec["run_id"], _member(rec))
-        other = kept.get(key)
-        if other is None:
-            kept[key] = rec
+        groups.setdefault((rec["run_id"], _member(rec)), []).append(rec)
+    kept = []
+    for (run_id, member), copies in groups.items():
+        if len({_content(r) for r in copies}) == 1:  # copies of one run: the latest
+            kept.append(max(copies, key=_end))
             continue
-        later, earlier = (rec, other) if _end(rec) >= _end(other) else (other, rec)
-        kept[key] = later
-        if _content(later) != _content(earlier):
-            who = one_line(key[1] or "no member", 60)
+        # One member's run id on different runs: which is genuine cannot be told.
+        who = one_line(member or "no member", 60)
+        for rec in copies:
+            others = ", ".join(
+                one_line(str(_relative(o["_dir"], root)), 120)
+                for o in copies
+                if o is not rec
+            )
             intake.rejected.append(
                 Rejected(
-                    earlier["_dir"],
-                    f"run id {key[0]} of {who} is also used by a different run in "
-                    f"{one_line(str(later['_dir']), 120)}; kept the later one",
+                    rec["_dir"],
+                    f"run id {run_id} of {who} is also used by a different run in "
+                    f"{others}",
                 )
             )
-    intake.runs = sorted(kept.values(), key=_end)
+    intake.runs = sorted(kept, key=_end)
     if warn:
         for item in intake.rejected:
             logger.warning("%s", item.line(root))
