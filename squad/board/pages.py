@@ -139,20 +139,38 @@ def task_view(
             )
         rows.append(cells)
     best = ok[:top]
+    drawn = [
+        (b, r["run_id"], _member(r), r["parameters"], r["metrics"])
+        for r in best
+        for b in [run_label(r, params)]
+    ]
     figures = []
-    curve = automation_png(best, params)
-    if curve:
-        figures.append(_section("Automation curves", image(curve), "automation curves"))
-    levels = hierarchy_png(best, params)
-    if levels:
-        figures.append(
-            _section("Accuracy by hierarchy level", image(levels), "accuracy by level")
-        )
-    against = parameters_png(table, metric, params)
-    if against:
-        figures.append(
-            _section("Metric against parameters", image(against), f"{metric} plot")
-        )
+    for title, alt, kind, inputs, draw in (
+        (
+            "Automation curves",
+            "automation curves",
+            "automation",
+            drawn,
+            lambda: automation_png(best, params),
+        ),
+        (
+            "Accuracy by hierarchy level",
+            "accuracy by level",
+            "levels",
+            drawn,
+            lambda: hierarchy_png(best, params),
+        ),
+        (
+            "Metric against parameters",
+            f"{metric} plot",
+            "parameters",
+            table.to_json(orient="split", default_handler=str),
+            lambda: parameters_png(table, metric, params),
+        ),
+    ):
+        src = _figure(image, [kind, metric, params, inputs], draw)
+        if src:
+            figures.append(_section(title, src, alt))
     if best_figures and ok:
         shown = run_images(ok[0], image)
         if shown:
@@ -169,6 +187,15 @@ def task_view(
         "reported": ", ".join(reported),
         "figures": figures,
     }
+
+
+def _figure(image: ImageSink, inputs: Any, draw: Callable[[], bytes | None]) -> str:
+    """The ``src`` of a drawn figure; a sink with ``cached`` may skip the drawing."""
+    cached = getattr(image, "cached", None)
+    if cached is not None:
+        return cached(inputs, draw)
+    png = draw()
+    return image(png) if png else ""
 
 
 def _section(title: str, src: str, alt: str) -> dict[str, Any]:

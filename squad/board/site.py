@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from squad._atomic import atomic_write_bytes, atomic_write_text
+from squad._atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from squad.board.intake import one_line
 from squad.board.leaderboard import (
     UNKNOWN_MEMBER,
@@ -47,6 +49,8 @@ __all__ = ["SiteResult", "build_site", "check_board"]
 
 logger = logging.getLogger("squad")
 
+_IMAGE_NAME = re.compile(r"[0-9a-f]{64}\.png")
+
 
 @dataclass
 class SiteResult:
@@ -57,6 +61,7 @@ class SiteResult:
     runs: int = 0
     rejected: list[str] = field(default_factory=list)
     images_written: int = 0
+    figures_drawn: int = 0
 
     def summary(self) -> str:
         """One line for the terminal."""
@@ -68,12 +73,49 @@ class SiteResult:
 
 
 class _Images:
-    """Writes images into ``img/`` named by their sha256; returns their relative src."""
+    """Writes images into ``img/`` named by their sha256; returns their relative src.
+
+    Figures drawn by the board are also remembered by the sha256 of what they show
+    (``img/figures.json``): a rebuild draws only the figures whose data changed.
+    """
+
+    MANIFEST = "figures.json"
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.used: set[str] = set()
+        self.used: set[str] = {self.MANIFEST}
         self.written = 0
+        self.drawn = 0
+        try:
+            manifest = json.loads((folder / self.MANIFEST).read_text("utf-8"))
+        except (OSError, ValueError):
+            manifest = {}
+        self.manifest: dict[str, str] = {
+            k: v
+            for k, v in (manifest.items() if isinstance(manifest, dict) else ())
+            if isinstance(v, str) and (v == "" or _IMAGE_NAME.fullmatch(v))
+        }
+
+    def cached(self, inputs: Any, draw: Any) -> str:
+        """The src of the figure of ``inputs``, drawn by ``draw()`` only if new."""
+        text = json.dumps(inputs, sort_keys=True, default=str)
+        key = hashlib.sha256(text.encode()).hexdigest()
+        name = self.manifest.get(key)
+        if name == "":
+            return ""
+        if name and (self.folder / name).is_file():
+            self.used.add(name)
+            return f"../img/{name}"
+        png = draw()
+        self.drawn += bool(png)
+        src = self(png) if png else ""
+        self.manifest[key] = src.rsplit("/", 1)[-1]
+        return src
+
+    def save(self) -> None:
+        """Keep the manifest entries of the images still in use."""
+        keep = {k: v for k, v in self.manifest.items() if v == "" or v in self.used}
+        atomic_write_json(self.folder / self.MANIFEST, keep)
 
     def __call__(self, png: bytes) -> str:
         name = hashlib.sha256(png).hexdigest() + ".png"
@@ -181,6 +223,7 @@ def build_site(
     )
     _remove_stale(out / "tasks", task_pages)
     _remove_stale(out / "runs", run_pages)
+    images.save()
     _remove_stale(out / "img", images.used)
     return SiteResult(
         out=out,
@@ -188,6 +231,7 @@ def build_site(
         runs=len(run_pages),
         rejected=rejected,
         images_written=images.written,
+        figures_drawn=images.drawn,
     )
 
 
