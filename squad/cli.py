@@ -390,11 +390,23 @@ def board_group() -> None:
     """The squad board: a static site of every task's ranking, and its CI check."""
 
 
-_CACHE_OPTION = click.option(
-    "--cache/--no-cache",
-    default=True,
-    help="Reuse scores of predictions and data scored before (in the data home).",
-)
+def _cache_options(func):
+    func = click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where scores are cached (default: <data home>/board-scores).",
+    )(func)
+    return click.option(
+        "--cache/--no-cache",
+        default=True,
+        help="Reuse scores of predictions and data scored before.",
+    )(func)
+
+
+def _score_cache(cache: bool, cache_dir: Path | None):
+    from squad.board.cache import ScoreCache
+
+    return ScoreCache(cache_dir) if cache else None
 
 
 @board_group.command("build", context_settings=CONTEXT)
@@ -409,37 +421,40 @@ _CACHE_OPTION = click.option(
 @click.option(
     "--top", type=int, default=10, show_default=True, help="Runs per curve figure."
 )
-@_CACHE_OPTION
+@_cache_options
 @_user_errors
 def board_build(
-    path: Path, out: Path, metric: str | None, top: int, cache: bool
+    path: Path,
+    out: Path,
+    metric: str | None,
+    top: int,
+    cache: bool,
+    cache_dir: Path | None,
 ) -> None:
     """Write the board of the run folders under PATH as a static site in OUT.
 
     Every run folder is checked first; one that fails is left out with one warning.
     """
-    from squad.board.cache import ScoreCache
     from squad.board.site import build_site
 
     result = build_site(
-        path, out, metric, top=top, cache=ScoreCache() if cache else None
+        path, out, metric, top=top, cache=_score_cache(cache, cache_dir)
     )
     click.echo(result.summary())
 
 
 @board_group.command("check", context_settings=CONTEXT)
 @click.argument("path", type=click.Path(file_okay=False, path_type=Path))
-@_CACHE_OPTION
+@_cache_options
 @_user_errors
-def board_check(path: Path, cache: bool) -> None:
+def board_check(path: Path, cache: bool, cache_dir: Path | None) -> None:
     """Check every run folder under PATH; exit 1 naming each invalid or disagreeing run.
 
     The command a shared repository's CI runs on each contribution (docs/board.md).
     """
-    from squad.board.cache import ScoreCache
     from squad.board.site import check_board
 
-    runs, problems = check_board(path, cache=ScoreCache() if cache else None)
+    runs, problems = check_board(path, cache=_score_cache(cache, cache_dir))
     for line in problems:
         click.echo(line, err=True)
     tasks = len(runs.by_task())

@@ -9,6 +9,7 @@ screenshot, its HTML, the browser console and the server's log are saved under
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
@@ -193,6 +195,34 @@ def artifacts_on_failure(
         if server_log is not None and server_log.exists():
             shutil.copy2(server_log, ARTIFACTS / f"{name}.server.log")
         raise
+
+
+def image_content(png: bytes) -> tuple[int, float]:
+    """Return (distinct colours, share of pixels unlike the commonest colour)."""
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3)
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+    return len(colours), 1.0 - counts.max() / counts.sum()
+
+
+def check_images(images, where: str) -> None:
+    """Every image has loaded (natural width > 0) and shows a picture, not a blank."""
+    # decode() resolves once the picture is loaded and decoded (and fails if it is
+    # broken): a condition to wait on, where naturalWidth alone races the loading.
+    sizes = [
+        images.nth(index).evaluate(
+            "e => e.decode().then(() => [e.naturalWidth, e.naturalHeight])"
+        )
+        for index in range(images.count())
+    ]
+    for index, (width, height) in enumerate(sizes):
+        assert width > 0 and height > 0, f"image {index} in {where} did not load"
+        n_colours, drawn = image_content(images.nth(index).screenshot())
+        assert n_colours >= 16 and drawn >= 0.02, (
+            f"image {index} in {where} looks empty: {n_colours} colours, "
+            f"{drawn:.1%} of pixels drawn"
+        )
 
 
 def read_json(path: Path) -> dict:

@@ -19,7 +19,6 @@ and logs are saved under ``test-artifacts/browser/``.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 import signal
@@ -29,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 from browser_helpers import (
     ARTIFACTS,
@@ -39,6 +37,7 @@ from browser_helpers import (
     answer_notebook,
     artifacts_on_failure,
     background_popen,
+    check_images,
     copy_course,
     launch_chromium,
     nbgrader,
@@ -335,34 +334,6 @@ def graded_cells(notebook: Path) -> tuple[int, int, str]:
             elif meta.get("solution"):
                 written = meta["grade_id"]
     return auto, total, written
-
-
-def image_content(png: bytes) -> tuple[int, float]:
-    """Return (distinct colours, share of pixels unlike the commonest colour)."""
-    from PIL import Image
-
-    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3)
-    colours, counts = np.unique(pixels, axis=0, return_counts=True)
-    return len(colours), 1.0 - counts.max() / counts.sum()
-
-
-def check_images(images, where: str) -> None:
-    """Every image has loaded (natural width > 0) and shows a picture, not a blank."""
-    # decode() resolves once the picture is loaded and decoded (and fails if it is
-    # broken): a condition to wait on, where naturalWidth alone races the loading.
-    sizes = [
-        images.nth(index).evaluate(
-            "e => e.decode().then(() => [e.naturalWidth, e.naturalHeight])"
-        )
-        for index in range(images.count())
-    ]
-    for index, (width, height) in enumerate(sizes):
-        assert width > 0 and height > 0, f"image {index} in {where} did not load"
-        n_colours, drawn = image_content(images.nth(index).screenshot())
-        assert n_colours >= 16 and drawn >= 0.02, (
-            f"image {index} in {where} looks empty: {n_colours} colours, "
-            f"{drawn:.1%} of pixels drawn"
-        )
 
 
 # --------------------------------------------------------------------------- trainee

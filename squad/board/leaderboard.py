@@ -449,10 +449,18 @@ def _rank(
         table = pd.DataFrame(columns=["rank", column, *params, "member", "date"])
     table.attrs["metric"] = column
     table.attrs["parameters"] = params
-    table.attrs["records"] = kept
+    table.attrs["records"] = _Shared(kept)
     table.attrs["task"] = task
-    table.attrs["flagged"] = [r for r in kept if r.get("_check") == "disagrees"]
+    table.attrs["flagged"] = _Shared(r for r in kept if r.get("_check") == "disagrees")
     return table
+
+
+class _Shared(list):
+    """A list that pandas does not copy: it deep-copies ``attrs`` on every operation,
+    which for a board of a thousand records costs seconds per page."""
+
+    def __deepcopy__(self, memo: dict) -> _Shared:
+        return self
 
 
 def _score_records(

@@ -63,6 +63,7 @@ class _Truth:
     protocol: str
     languages: tuple[str, ...] | None
     test: pd.Series = field(repr=False)  # key -> true label
+    test_keys: frozenset = field(repr=False)
     other: frozenset = field(repr=False)  # keys of train/validation rows
     classification: frozenset = field(repr=False)
     train_classes: np.ndarray = field(repr=False)
@@ -138,6 +139,7 @@ def _truth(
         protocol=protocol or _default_protocol(dataset),
         languages=languages,
         test=pd.Series(labels[is_test], index=keys[is_test]),
+        test_keys=frozenset(keys[is_test]),
         other=frozenset(keys[~is_test]),
         classification=frozenset(classification),
         train_classes=np.unique(labels[(frame["split"] == "train").to_numpy()]),
@@ -157,6 +159,13 @@ def _keys(frame: pd.DataFrame, id_column: str, languages) -> pd.Index:
 def _examples(values, *, quote: bool = False) -> str:
     shown = [repr(str(v)) if quote else str(v) for v in list(values)[:_EXAMPLES]]
     return ", ".join(shown)
+
+
+def _in(values: pd.Series, pool: frozenset) -> pd.Series:
+    """``values.isin(pool)`` by hashing: pandas' Arrow strings scan the pool per call."""
+    return pd.Series(
+        [v in pool for v in values.astype(object)], index=values.index, dtype=bool
+    )
 
 
 def _as_ids(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -277,8 +286,8 @@ def check_predictions(
     problems: list[str] = []
     ids, bad_ids = _as_ids(frame["record_id"])
     keys = ids if languages is None else frame["language"] + ":" + ids
-    in_test = keys.isin(truth.test.index)
-    in_other = keys.isin(truth.other) & ~in_test
+    in_test = _in(keys, truth.test_keys)
+    in_other = _in(keys, truth.other) & ~in_test
     unknown = ~in_test & ~in_other
     missing_keys = truth.test.index.difference(pd.Index(keys[in_test]))
     duplicated = keys[in_test & keys.duplicated(keep="first")]
@@ -301,12 +310,12 @@ def check_predictions(
         problems.append(f"{int(unknown.sum())} unknown ids (e.g. {_examples(values)})")
     predicted = _as_codes(frame["predicted"])
     code_columns = [f"code_{k}" for k in range(1, TOP_K + 1) if f"code_{k}" in frame]
-    outside = ~predicted.isin(truth.classification)
+    outside = ~_in(predicted, truth.classification)
     labels_out = list(predicted[outside])
     for column in code_columns:
         codes = _as_codes(frame[column])
         frame[column] = codes
-        labels_out += list(codes[(codes != "") & ~codes.isin(truth.classification)])
+        labels_out += list(codes[(codes != "") & ~_in(codes, truth.classification)])
     if labels_out:
         problems.append(
             f"{len(labels_out)} labels outside the {dataset} classification "
