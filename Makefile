@@ -28,7 +28,8 @@ run: install
 	$(BIN)/squad datasets list --cards
 	@$(BIN)/squad run notebooks/coding.ipynb --out runs; status=$$?; \
 	$(BIN)/squad leaderboard runs/coding --html runs/coding/leaderboard.html; \
-	echo "Leaderboard page: $(abspath runs/coding/leaderboard.html)"; exit $$status
+	echo "Leaderboard page: $(abspath runs/coding/leaderboard.html)"; \
+	$(BIN)/squad board build runs/coding --out runs/site; exit $$status
 
 # Debian packages the tests need: bubblewrap isolates the kernels that run student code,
 # chromium is the browser the JupyterLab tests drive.
