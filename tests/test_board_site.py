@@ -156,7 +156,7 @@ def test_board_check_names_a_disagreeing_run(soc_run, tmp_path):
     runs = tmp_path / "runs"
     write_honest_runs(runs)
     shutil.copytree(soc_run, runs / "ons" / "ab0000000001")
-    clean = CliRunner().invoke(main, ["board", "check", str(runs), "--no-cache"])
+    clean = CliRunner().invoke(main, ["board", "check", str(runs)])
     assert clean.exit_code == 0, clean.output
     assert clean.output == "4 run(s) in 2 task(s): every run folder passes.\n"
     record = json.loads((runs / "ons" / "ab0000000001" / "record.json").read_text())

@@ -103,6 +103,6 @@ def write_html(
             f"{', '.join(members) or '-'}; made {now}"
         ),
         tasks=views,
-        rejected=[item.line() for item in runs.rejected],
+        rejected=[item.line(runs.root) for item in runs.rejected],
     )
     return atomic_write_text(html_path, page)

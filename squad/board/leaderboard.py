@@ -203,6 +203,7 @@ class BoardRuns:
 
     runs: list[dict[str, Any]]
     rejected: list[Any] = field(default_factory=list)
+    root: Path | None = None  # the folder the runs were read from
 
     def by_task(self) -> dict[Task, list[dict[str, Any]]]:
         """Runs grouped by task, tasks in name order."""
@@ -260,7 +261,7 @@ def board_runs(
                 logger.warning("%s", item.line(root))
             continue
         kept.append({**rec, "_task": task_of(rec)})
-    return BoardRuns(kept, rejected)
+    return BoardRuns(kept, rejected, root)
 
 
 def leaderboard_tables(

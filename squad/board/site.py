@@ -203,7 +203,7 @@ def build_site(
         for rec in records:
             _write_run_page(out, rec, task, images, run_pages)
         rows.append(_index_row(task, table, members))
-    rejected = [item.line(Path(path)) for item in runs.rejected]
+    rejected = [item.line(runs.root) for item in runs.rejected]
     atomic_write_text(
         out / "index.html",
         render(
@@ -299,7 +299,7 @@ def check_board(
         One line per problem (empty when the board is clean).
     """
     runs = board_runs(path, cache=cache, warn=False)
-    problems = [item.line(Path(path)) for item in runs.rejected]
+    problems = [item.line(runs.root) for item in runs.rejected]
     for rec in runs.runs:
         if rec.get("_check") == "disagrees":
             folder = Path(rec["_dir"])
