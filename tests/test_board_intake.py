@@ -121,6 +121,10 @@ def _hostile(root: Path, outside: Path) -> dict[str, str]:
     (inf / "record.json").write_text(text)
     every = _bad(SCRIPT, experiment=SCRIPT, parameters={SCRIPT: SCRIPT})
     every["provenance"]["member"] = SCRIPT
+    big = case("huge-integer", "has more than 18 digits", None)
+    big.mkdir(parents=True)
+    text = json.dumps(_bad("bb0000000018")).replace('"C": 9.0', '"C": ' + "9" * 400)
+    (big / "record.json").write_text(text)
     case("html-everywhere", "record.json at run_id: ", every)
     case("too-big", "record.json has", _bad("bb0000000014", padding="x" * 1_100_000))
     deep = case("deep", "record.json is nested too deeply", None)

@@ -184,6 +184,12 @@ def _finite(text: str) -> float:
     return value
 
 
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 18:  # would overflow a float, or a pandas column
+        raise ValueError(f"integer {text[:40]}... has more than 18 digits")
+    return int(text)
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
@@ -248,7 +254,12 @@ def read_checked_record(folder: Path) -> dict[str, Any]:
     _regular_file(path, "record.json", RECORD_MAX_BYTES)
     try:
         text = path.read_bytes()[: RECORD_MAX_BYTES + 1].decode("utf-8")
-        data = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+        data = json.loads(
+            text,
+            parse_float=_finite,
+            parse_int=_bounded_int,
+            parse_constant=_no_constant,
+        )
     except UnicodeDecodeError as err:
         raise RunProblem("record.json is not UTF-8") from err
     except RecursionError as err:
