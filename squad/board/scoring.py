@@ -161,11 +161,16 @@ def _examples(values, *, quote: bool = False) -> str:
     return ", ".join(shown)
 
 
+@functools.lru_cache(maxsize=32)
+def _pool_index(pool: frozenset) -> pd.Index:
+    return pd.Index(list(pool), dtype=object)
+
+
 def _in(values: pd.Series, pool: frozenset) -> pd.Series:
-    """``values.isin(pool)`` by hashing: pandas' Arrow strings scan the pool per call."""
-    return pd.Series(
-        [v in pool for v in values.astype(object)], index=values.index, dtype=bool
-    )
+    """``values.isin(pool)`` through a hash table built once per pool (pandas' Arrow
+    strings convert the whole pool on every ``isin`` call)."""
+    found = _pool_index(pool).get_indexer(values.to_numpy(dtype=object)) >= 0
+    return pd.Series(found, index=values.index)
 
 
 def _as_ids(values: pd.Series) -> tuple[pd.Series, pd.Series]:
