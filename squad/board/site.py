@@ -12,8 +12,8 @@
   shared by runs, is written once).
 
 Pages link to each other by relative paths and load nothing from elsewhere: the folder
-opens from disk or from any static host. Every file is written atomically; pages of
-runs and tasks no longer on the board are removed. Scores come through a
+opens from disk or from any static host. Every file is written atomically, and only when
+its content changed; pages of runs and tasks no longer on the board are removed. Scores come through a
 :class:`~squad.board.cache.ScoreCache`, so a rebuild after one new run scores one run.
 
 :func:`check_board` names every run folder that is left out or whose recorded metrics
@@ -128,6 +128,16 @@ class _Images:
         return f"../img/{name}"
 
 
+def _write_page(path: Path, text: str) -> None:
+    """Write a page atomically, unless it already holds exactly this text."""
+    try:
+        if path.read_text("utf-8") == text:
+            return
+    except OSError:
+        pass
+    atomic_write_text(path, text)
+
+
 def _remove_stale(folder: Path, keep: set[str]) -> None:
     if folder.is_dir():
         for path in folder.iterdir():
@@ -187,7 +197,7 @@ def build_site(
         )
         page = f"{task.slug}.html"
         task_pages.add(page)
-        atomic_write_text(
+        _write_page(
             out / "tasks" / page,
             render(
                 "task.html",
@@ -204,7 +214,7 @@ def build_site(
             _write_run_page(out, rec, task, images, run_pages)
         rows.append(_index_row(task, table, members))
     rejected = [item.line(runs.root) for item in runs.rejected]
-    atomic_write_text(
+    _write_page(
         out / "index.html",
         render(
             "index.html",
@@ -241,7 +251,7 @@ def _write_run_page(
     slug = run_slug(rec)
     pages.add(f"{slug}.html")
     member = _member(rec) or UNKNOWN_MEMBER
-    atomic_write_text(
+    _write_page(
         out / "runs" / f"{slug}.html",
         render(
             "run.html",
