@@ -372,6 +372,12 @@ _COURSE_OPTION = click.option(
     show_default=True,
     help="Memory limit of each kernel, in MB.",
 )
+@click.option(
+    "--isolation",
+    type=click.Choice(["strict", "weak", "none"]),
+    help="How far student code is kept from the course and the machine (default: "
+    "strict on Linux, which needs bubblewrap; weak elsewhere).",
+)
 @click.option("--force", is_flag=True, help="Grade already graded submissions again.")
 @click.option("--feedback", is_flag=True, help="Also write each student's feedback.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
@@ -385,6 +391,7 @@ def grade(
     cell_timeout: int | None,
     notebook_timeout: float,
     memory_mb: int,
+    isolation: str | None,
     force: bool,
     feedback: bool,
     progress: bool,
@@ -403,6 +410,7 @@ def grade(
         cell_timeout=cell_timeout,
         notebook_timeout=notebook_timeout,
         memory_mb=memory_mb,
+        isolation=isolation,
         force=force,
         feedback=feedback,
         progress=progress,
