@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from squad._imports import mask_slow_optional_imports
 from squad._version import __version__
 from squad.errors import InvalidInputError, UserError
 
@@ -69,6 +70,7 @@ def _user_errors(func):
 )
 def main(verbose: bool) -> None:
     """The Global Data Squad kit: shared data, comparable experiments, graded training."""
+    mask_slow_optional_imports()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

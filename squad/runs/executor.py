@@ -30,8 +30,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from squad._imports import mask_slow_optional_imports
 from squad.errors import InvalidInputError, ServiceError
 from squad.kernels.pool import START_TIMEOUT, kill_kernel, worker_pool
+
+# Workers import nbformat through papermill; see squad._imports.
+mask_slow_optional_imports()
 
 __all__ = [
     "RunOutcome",
