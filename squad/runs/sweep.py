@@ -82,6 +82,8 @@ __all__ = [
 logger = logging.getLogger("squad")
 
 DatasetLookup = Callable[[str], "str | None"]
+#: The parameters :func:`squad.runs.checks.check_run` reads.
+_CHECKED = ("dataset", "protocol", "language", "text", "model", "seed", "settings")
 
 
 def default_dataset_checksum(name: str) -> str | None:
@@ -333,6 +335,7 @@ def plan_sweep(
         ]
     nb_hash = notebook_sha256(nb)
     checksums: dict[str, str | None] = {}
+    checked: dict[str, dict[str, Any] | None] = {}
     planned: list[PlannedRun] = []
     seen: set[str] = set()
     cwd = Path.cwd()
@@ -340,7 +343,14 @@ def plan_sweep(
         where = f"{source}, run {number}" if len(runs) > 1 else source
         resolved = resolve_parameters(values, declared, where=where)
         base_dirs = {name: cwd if name in given else grid_dir for name in resolved}
-        member_code = check_run(resolved, where=where, base_dirs=base_dirs)
+        # Runs that differ only in other parameters share one check (a member's
+        # model is built and tried once, not once per run).
+        key = canonical_json(
+            [{n: resolved.get(n) for n in _CHECKED}, str(base_dirs.get("model"))]
+        )
+        if key not in checked:
+            checked[key] = check_run(resolved, where=where, base_dirs=base_dirs)
+        member_code = checked[key]
         code = {"model": member_code} if member_code else {}
         dataset = None
         name = resolved.get("dataset")
