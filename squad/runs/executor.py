@@ -124,12 +124,12 @@ _ENVIRONMENT: dict[str, Any] | None = None
 
 
 def environment() -> dict[str, Any]:
-    """Python, key package versions, host and platform of this process.
+    """Python, key package versions, host, platform and CPU count of this process.
 
     Examples
     --------
     >>> sorted(environment())
-    ['host', 'packages', 'platform', 'python']
+    ['cpu_count', 'host', 'packages', 'platform', 'python']
     """
     global _ENVIRONMENT
     if _ENVIRONMENT is None:
@@ -142,6 +142,8 @@ def environment() -> dict[str, Any]:
             "packages": packages,
             "host": socket.gethostname(),
             "platform": platform.platform(terse=True),
+            # Fit times and records per second only compare on known hardware.
+            "cpu_count": os.cpu_count(),
         }
     return dict(_ENVIRONMENT)
 
