@@ -168,7 +168,9 @@ def datasets_load(
 @click.option(
     "--grid",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Grid file (default: <notebook stem>.grid.yml beside the notebook).",
+    help=(
+        "Grid file (default without -p: <notebook stem>.grid.yml beside the notebook)."
+    ),
 )
 @click.option(
     "-p",
