@@ -533,7 +533,8 @@ def _run(
 
     outcomes: list[SubmissionOutcome] = []
     pending = list(reversed(students))
-    window = 2 * (jobs or os.cpu_count() or 1) if not scheduler else 64
+    workers = 1 if scheduler else (jobs or os.cpu_count() or 1)
+    window = 2 * workers if not scheduler else 64
     running: dict[Future, str] = {}
     with (
         open_executor(jobs=jobs, scheduler=scheduler) as executor,
@@ -549,7 +550,9 @@ def _run(
                 sid = pending.pop()
                 try:
                     task = grader.task(sid)
-                    task.prestart = bool(pending)
+                    # A worker needs another kernel only while others are left for
+                    # every worker; at the tail, one started ahead would be thrown away.
+                    task.prestart = len(pending) >= workers
                     running[executor.submit(grade_submission, task)] = sid
                 except Exception as err:
                     outcome = SubmissionOutcome(
