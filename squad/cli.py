@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from squad._imports import mask_slow_optional_imports
 from squad._version import __version__
 from squad.errors import InvalidInputError, UserError
 
@@ -69,6 +70,7 @@ def _user_errors(func):
 )
 def main(verbose: bool) -> None:
     """The Global Data Squad kit: shared data, comparable experiments, graded training."""
+    mask_slow_optional_imports()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -168,7 +170,9 @@ def datasets_load(
 @click.option(
     "--grid",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Grid file (default: <notebook stem>.grid.yml beside the notebook).",
+    help=(
+        "Grid file (default without -p: <notebook stem>.grid.yml beside the notebook)."
+    ),
 )
 @click.option(
     "-p",
@@ -177,7 +181,11 @@ def datasets_load(
     nargs=2,
     multiple=True,
     metavar="NAME VALUE",
-    help="Fix a parameter for every run (VALUE is read as YAML). Repeatable.",
+    help=(
+        "Set a parameter (VALUE is read as YAML). Without --grid: one run of the "
+        "notebook's defaults plus these values; with --grid: fixed across the grid. "
+        "A name given again sweeps over its values."
+    ),
 )
 @click.option("--jobs", type=int, help="Local worker processes (default: CPU cores).")
 @click.option("--scheduler", metavar="ADDRESS", help="Run on a Dask cluster instead.")
@@ -195,6 +203,9 @@ def datasets_load(
 @click.option("--member", help="Member or organisation (default: $SQUAD_MEMBER).")
 @click.option("--experiment", help="Experiment name (default: the notebook's stem).")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option(
+    "--dry-run", is_flag=True, help="Check and list the runs; start none of them."
+)
 @_user_errors
 def run(
     notebook: Path,
@@ -208,9 +219,22 @@ def run(
     member: str | None,
     experiment: str | None,
     progress: bool,
+    dry_run: bool,
 ) -> None:
     """Run NOTEBOOK over a grid of parameters; each run becomes a folder under OUT."""
-    from squad.runs.sweep import run_sweep
+    from squad.runs.params import canonical_json
+    from squad.runs.sweep import plan_sweep, run_sweep
+
+    if dry_run:
+        plan = plan_sweep(
+            notebook, grid=grid, params=list(params), experiment=experiment
+        )
+        for planned in plan.runs:
+            click.echo(f"{planned.run_id} {canonical_json(planned.parameters)}")
+        click.echo(
+            f"{len(plan.runs)} run(s) of {plan.experiment} planned; none started."
+        )
+        return
 
     result = run_sweep(
         notebook,
@@ -500,6 +524,12 @@ _COURSE_OPTION = click.option(
     show_default=True,
     help="Memory limit of each kernel, in MB.",
 )
+@click.option(
+    "--isolation",
+    type=click.Choice(["strict", "weak", "none"]),
+    help="How far student code is kept from the course and the machine (default: "
+    "strict on Linux, which needs bubblewrap; weak elsewhere).",
+)
 @click.option("--force", is_flag=True, help="Grade already graded submissions again.")
 @click.option("--feedback", is_flag=True, help="Also write each student's feedback.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
@@ -513,6 +543,7 @@ def grade(
     cell_timeout: int | None,
     notebook_timeout: float,
     memory_mb: int,
+    isolation: str | None,
     force: bool,
     feedback: bool,
     progress: bool,
@@ -531,6 +562,7 @@ def grade(
         cell_timeout=cell_timeout,
         notebook_timeout=notebook_timeout,
         memory_mb=memory_mb,
+        isolation=isolation,
         force=force,
         feedback=feedback,
         progress=progress,

@@ -21,6 +21,7 @@ __all__ = [
     "FileProblemError",
     "InvalidInputError",
     "MissingFileError",
+    "MissingToolError",
     "NotFoundError",
     "ServiceError",
     "ToolFailedError",
@@ -49,6 +50,10 @@ class MissingFileError(UserError, FileNotFoundError):
 
 class FileProblemError(UserError, OSError):
     """A file that exists but cannot be used: locked, unreadable, a checksum mismatch."""
+
+
+class MissingToolError(UserError, OSError):
+    """A program or protection the kit needs (bubblewrap, a browser) is not available here."""
 
 
 class ServiceError(UserError, ConnectionError):

@@ -30,7 +30,10 @@ The run folder ``runs/<experiment>/<run_id>/`` holds:
   ``error`` (None, or ``{"ename", "evalue", "cell_index", "execution_count",
   "source"}``), ``timings`` (ISO 8601 UTC ``queued``/``start``/``end`` and
   ``*_seconds`` durations) and ``provenance`` (``git``, ``dataset``, ``python``,
-  ``packages``, ``host``, ``platform``, ``member``, ``squad_version``).
+  ``packages``, ``host``, ``platform``, ``cpu_count``, ``member``, ``squad_version``;
+  and ``code`` for a member's own model: parameter -> ``{"kind", "spec", "factory",
+  "sha256"}`` for a file, ``{"kind", "spec", "target", "package", "version"}`` for an
+  installed entry point).
 
 A value recorded under the name ``dataset`` (a dict such as ``{"name": "soc2010",
 "sha256": ..., "protocol": "stratified"}``) describes the data the notebook used: the

@@ -67,18 +67,52 @@ WRITTEN = {
 ODD_IDS = ("ana maria", "José", "Łucja-K", "学生07")
 
 
-def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run ``nbgrader ARGS`` in the course folder with this interpreter."""
+def _run(
+    module: str, *args: str, cwd: Path | None = None, path: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``python -m MODULE ARGS`` with this interpreter's scripts first on PATH."""
     env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    scripts = str(Path(sys.executable).parent)
+    env["PATH"] = path if path is not None else scripts + os.pathsep + env["PATH"]
     return subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
-        cwd=course,
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in the course folder with this interpreter."""
+    return _run("nbgrader", *args, cwd=course)
+
+
+def squad(*args: str, path: str | None = None) -> subprocess.CompletedProcess:
+    """Run the real ``squad`` command; ``path`` replaces PATH (e.g. without bwrap)."""
+    return _run("squad.cli", *args, path=path)
+
+
+def grade_both(
+    plain: Path, graded: Path, *squad_args: str
+) -> subprocess.CompletedProcess:
+    """Grade ``plain`` with ``nbgrader autograde`` and ``graded`` with ``squad grade``.
+
+    Both run at once (nbgrader keeps one core busy, squad's workers share both);
+    nbgrader must succeed. Returns squad's completed process.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        done = pool.submit(nbgrader, plain, "autograde", ASSIGNMENT)
+        run = pool.submit(
+            squad, "grade", ASSIGNMENT, "--course", str(graded), *squad_args
+        )
+        done, run = done.result(), run.result()
+    if done.returncode != 0:
+        raise RuntimeError(f"nbgrader autograde failed:\n{done.stderr[-3000:]}")
+    return run
 
 
 def build_course(dest: Path) -> Path:

@@ -48,7 +48,7 @@ def test_load_coding_task_ecoicop_language_and_protocol():
         ({"dataset": "ecoicop", "language": "sv"}, "Unknown language 'sv'"),
         (
             {"dataset": "soc2010", "text": "job"},
-            "Unknown text option for soc2010 'job'",
+            "Unknown text column for soc2010 'job'",
         ),
         ({"dataset": "soc2010", "protocol": "random"}, "no split protocol 'random'"),
     ],

@@ -315,16 +315,51 @@ def test_plan_sweep_defaults_int_for_float_and_duplicates(tmp_path):
     assert plan.experiment == "ok" and plan.kernel_name == "python3"
 
 
-def test_plan_sweep_uses_grid_beside_notebook_and_cli_params(tmp_path):
-    """<stem>.grid.yml is the default grid; -p values apply to every run."""
+def test_plan_sweep_uses_grid_beside_notebook_without_params(tmp_path):
+    """<stem>.grid.yml is the default grid when no -p value is given."""
     path = _copy("ok", tmp_path)
     (tmp_path / "ok.grid.yml").write_text("grid:\n  x: [1, 2, 3]\n")
-    plan = plan_sweep(path, params=[("label", "007"), ("scale", "2")])
-    assert [r.parameters for r in plan.runs] == [
-        {"x": x, "scale": 2.0, "label": "007"} for x in (1, 2, 3)
+    plan = plan_sweep(path)
+    assert [r.parameters["x"] for r in plan.runs] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("params", "grid", "expected"),
+    [
+        # -p alone: one configuration, the notebook's defaults plus the values given,
+        # even with a grid file beside the notebook.
+        ([("label", "007"), ("scale", "2")], None, [(1, 2.0, "007")]),
+        ({"x": 5}, None, [(5, 1.0, "a")]),
+        # A repeated name sweeps over its values (repeats kept once).
+        ([("x", "1"), ("x", "2"), ("x", "2")], None, [(1, 1.0, "a"), (2, 1.0, "a")]),
+        (
+            [("x", "1"), ("x", "2"), ("label", "b"), ("label", "c")],
+            None,
+            [(1, 1.0, "b"), (1, 1.0, "c"), (2, 1.0, "b"), (2, 1.0, "c")],
+        ),
+        # With --grid, -p values are fixed across the grid ...
+        ([("label", "z")], "grid", [(x, 1.0, "z") for x in (1, 2, 3)]),
+        # ... and a repeated one multiplies it.
+        (
+            [("scale", "2"), ("scale", "3")],
+            "grid",
+            [(x, s, "a") for x in (1, 2, 3) for s in (2.0, 3.0)],
+        ),
+        # Fixing the varied parameter collapses the grid to one run.
+        ({"x": 5}, "grid", [(5, 1.0, "a")]),
+    ],
+)
+def test_plan_sweep_params_semantics(tmp_path, params, grid, expected):
+    """-p alone is one run; repeated names sweep; with --grid, -p fixes values."""
+    path = _copy("ok", tmp_path)
+    grid_file = tmp_path / "ok.grid.yml"
+    grid_file.write_text("grid:\n  x: [1, 2, 3]\n")
+    plan = plan_sweep(path, params=params, grid=grid_file if grid else None)
+    got = [
+        (r.parameters["x"], r.parameters["scale"], r.parameters["label"])
+        for r in plan.runs
     ]
-    # Fixing the varied parameter collapses the grid to one run.
-    assert len(plan_sweep(path, params={"x": 5}).runs) == 1
+    assert got == expected
 
 
 def test_plan_sweep_validates_every_run_before_running(tmp_path):

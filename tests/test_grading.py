@@ -11,9 +11,6 @@ import csv
 import json
 import re
 import shutil
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grading_class as gc
@@ -30,17 +27,6 @@ TAMPERED = ("h-monkey-builtins", "h-shadow-builtins")
 _PATHS = re.compile(r"/tmp/ipykernel_\d+/\d+\.py|/[^\s:]*/ipykernel_\d+/\d+\.py")
 
 
-def _squad(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the real ``squad`` command with this interpreter."""
-    return subprocess.run(
-        [sys.executable, "-m", "squad.cli", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=cwd,
-    )
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """The class graded by nbgrader (``a``) and by ``squad grade --jobs 2`` (``b``).
@@ -55,14 +41,7 @@ def graded(tmp_path_factory):
     a, b = base / "a", base / "b"
     shutil.copytree(pristine, a, symlinks=True)
     shutil.copytree(pristine, b, symlinks=True)
-    # Both at once: nbgrader keeps one core busy, the two squad workers share both.
-    with ThreadPoolExecutor(2) as pool:
-        done = pool.submit(gc.nbgrader, a, "autograde", gc.ASSIGNMENT)
-        run = pool.submit(
-            _squad, "grade", gc.ASSIGNMENT, "--course", str(b), "--jobs", "2"
-        )
-        done, run = done.result(), run.result()
-    assert done.returncode == 0, done.stderr[-3000:]
+    run = gc.grade_both(a, b, "--jobs", "2")
     return {
         "pristine": pristine,
         "a": a,
@@ -172,6 +151,11 @@ def test_squad_grade_command_grades_the_class(graded):
     summary = json.loads((graded["b"] / "reports/ps1/summary.json").read_text())
     assert summary["counts"]["graded"] == n
     assert f"ps1: {n} submission(s)" in run.stdout
+    # Strict isolation is the Linux default; the summary, JSON and logs say so.
+    assert "isolation: strict (sandbox mode bwrap)" in run.stdout
+    assert summary["isolation"]["level"] == "strict"
+    log = (graded["b"] / "reports/ps1/logs/s05.log").read_text().split("\n\n")[0]
+    assert "isolation: strict (sandbox mode bwrap); active: " in log
     # Not a terminal: one progress line per submission, no redrawn bar.
     progress = [line for line in run.stderr.splitlines() if "] grading ps1: " in line]
     assert [line.split("]")[0] for line in progress] == [
@@ -288,6 +272,7 @@ def test_grades_csv_equals_nbgrader_export(graded):
 def test_class_report_has_plots_totals_and_hardest_questions(graded):
     """report.html: a plot, every question ranked, every student's total."""
     page = (graded["b"] / "reports/ps1/report.html").read_text()
+    assert "<strong>Isolation: strict</strong> (sandbox mode bwrap)" in page
     assert "data:image/png;base64," in page
     hardest = page.split("Questions most students lost points on")[1]
     order = [hardest.index(q) for q in ("q1_tests", "q2_tests", "q3_tests")]

@@ -80,3 +80,20 @@ def test_import_squad_is_light_and_names_load_on_use():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["True"] * 5
+
+
+def test_grading_workers_validate_notebooks_without_the_slow_iri_parsers():
+    """Workers import nbformat but never compile rfc3987_syntax's parsers (seconds)."""
+    code = (
+        "import sys, squad.grading.worker, squad.runs.executor, nbformat\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')])\n"
+        "nbformat.validate(nb)\n"
+        "bad = nbformat.v4.new_notebook(); bad.cells.append({'cell_type': 'x'})\n"
+        "try:\n    nbformat.validate(bad)\nexcept nbformat.ValidationError:\n"
+        "    print('invalid found')\n"
+        "print(sys.modules.get('rfc3987_syntax', 'absent'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["invalid", "found", "None"]

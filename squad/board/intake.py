@@ -30,7 +30,6 @@ import logging
 import math
 import os
 import struct
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -197,29 +196,13 @@ def _no_constant(name: str) -> Any:
 _VALIDATOR: Any = None
 
 
-def _import_jsonschema() -> Any:
-    """Import jsonschema without its optional IRI format checker.
-
-    When the ``rfc3987_syntax`` package is installed (Jupyter pulls it in), importing
-    jsonschema compiles its grammars: 2 s of CPU per command, for a format the record
-    schema does not use. It is hidden only for the duration of this import.
-    """
-    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
-        import jsonschema
-
-        return jsonschema
-    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
-    try:
-        import jsonschema
-    finally:
-        del sys.modules["rfc3987_syntax"]
-    return jsonschema
-
-
 def _validator() -> Any:
     global _VALIDATOR
     if _VALIDATOR is None:
-        Draft202012Validator = _import_jsonschema().Draft202012Validator
+        from squad._imports import mask_slow_optional_imports
+
+        mask_slow_optional_imports()  # jsonschema's IRI grammars: seconds, unused here
+        from jsonschema import Draft202012Validator
 
         Draft202012Validator.check_schema(RECORD_JSON_SCHEMA)
         _VALIDATOR = Draft202012Validator(RECORD_JSON_SCHEMA)

@@ -24,8 +24,9 @@ Metrics are the scalar values of a run; a dict of numbers adds
 ``<name>.<key>`` columns, and a metric name that is not a column matches a unique
 ``*.<name>`` column. Besides the ranking metric, a table shows each of
 :data:`SHOWN_METRICS` that a run of its task recorded. Recorded metrics that scoring does
-not compute (timings, ``log_loss``) are kept as the run reported them. Names ending in ``error``, ``loss``, ``mse``/``rmse`` or ``mae`` rank
-lower-is-better, all others higher-is-better.
+not compute (timings, ``log_loss``) are kept as the run reported them. Names ending in
+``error``, ``loss``, ``mse``/``rmse``, ``mae`` or ``seconds`` rank lower-is-better, all
+others higher-is-better.
 
 :func:`squad.board.html.write_html` renders the board as a web page and
 :func:`squad.board.mlflow_export.export_to_mlflow` copies the records to MLflow.
@@ -83,6 +84,8 @@ SHOWN_METRICS: tuple[str, ...] = (
     HIERARCHY_METRIC,
     "top_5_accuracy",
     "automation_rate_95",
+    "fit_seconds",
+    "records_per_second",
 )
 #: Metrics that scoring recomputes from predictions; other recorded ones are kept as is.
 _SCORED = re.compile(
@@ -90,7 +93,7 @@ _SCORED = re.compile(
     r"f1_macro|f1_weighted|accuracy_level_\d+|top_\d+_accuracy|automation_rate_\d+|"
     r"threshold_\d+|expected_calibration_error|automation_curve)$"
 )
-_LOWER = re.compile(r"(error|loss|mse|mae)$")
+_LOWER = re.compile(r"(error|loss|mse|mae|seconds)$")
 _LEVEL = re.compile(r"(?:^|\.)accuracy_level_(\d+)$")
 
 
@@ -342,8 +345,8 @@ def leaderboard_table(
     path : path-like, iterable of dict or BoardRuns
         Folder of run folders, or records.
     metric : str, optional
-        Metric to rank by (default ``accuracy``). Names ending in ``error``/``loss``
-        rank ascending.
+        Metric to rank by (default ``accuracy``). Names ending in ``error``, ``loss``
+        or ``seconds`` rank ascending.
     include_failed : bool, default=False
         Also list runs whose status is not ``ok`` (after the ranked ones).
     where : mapping, optional

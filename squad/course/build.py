@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from squad._imports import MASK_SOURCE
 from squad.errors import (
     InvalidInputError,
     MissingFileError,
@@ -150,21 +151,17 @@ def nbgrader_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-# jsonschema imports the optional package rfc3987_syntax at start-up, which compiles
-# about forty parsers and costs seconds in every process (python-jsonschema/jsonschema
-# issue #1428). nbgrader never checks the IRI formats it serves, so its commands start
-# with the module masked; every other check of jsonschema stays in place.
 _NBGRADER_MAIN = (
-    "import sys; sys.modules.setdefault('rfc3987_syntax', None); "
-    "from nbgrader.apps.nbgraderapp import main; sys.argv[0] = 'nbgrader'; sys.exit(main())"
+    MASK_SOURCE + "from nbgrader.apps.nbgraderapp import main; "
+    "sys.argv[0] = 'nbgrader'; sys.exit(main())"
 )
 
 
 def nbgrader_command(args: Sequence[str]) -> list[str]:
     """Return the command line that runs ``nbgrader <args>`` with this interpreter.
 
-    It calls the entry point of nbgrader's own ``nbgrader`` script (see the note on
-    ``rfc3987_syntax`` in this module's source).
+    It calls the entry point of nbgrader's own ``nbgrader`` script, with the slow
+    optional imports masked (see :mod:`squad._imports`).
 
     Parameters
     ----------

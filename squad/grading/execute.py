@@ -132,6 +132,11 @@ class GuardedExecute(Execute):
         self._broken = ""
         self._sizes: dict[int, int] = {}
         self._noted: set = set()
+        hidden = self.config.get("ClearHiddenTests", {})
+        self._hidden = (
+            hidden.get("begin_test_delimeter", "BEGIN HIDDEN TESTS"),
+            hidden.get("end_test_delimeter", "END HIDDEN TESTS"),
+        )
         self._stop = threading.Event()
         ready = run.ready if run is not None else None
         path = (resources or {}).get("metadata", {}).get("path")
@@ -197,7 +202,28 @@ class GuardedExecute(Execute):
             doubt = run_sync(self._check)(cell, before=False) or doubt
             if self._broken or doubt:
                 cell.outputs.append(_error(TAMPERED, self._broken or doubt))
+            if self._guard and self._hidden[0] in cell.source:
+                run_sync(self._forget)(grade_id)
         return cell, resources
+
+    async def _forget(self, grade_id: str) -> None:
+        """Blank the test's hidden code in the kernel's history and line cache.
+
+        Student code in a later cell cannot then read it back (``In``, ``_ih``,
+        ``linecache``, the last traceback). What student code saw while the test ran
+        is caught when feedback is written (:mod:`squad.grading.feedback`).
+        """
+        begin, end = self._hidden
+        code = (
+            "exec(\"import sys; sys.modules['_squad_guard']"
+            f'.forget({begin!r}, {end!r})", {{}})\n'
+        )
+        reply, _ = await self._probe(code, max(10.0, float(self.timeout or 10)))
+        if (reply or {}).get("status") != "ok" and CURRENT is not None:
+            CURRENT.notes.append(
+                f"the hidden tests of '{grade_id}' could not be cleared from the "
+                "kernel's history"
+            )
 
     def _watch(self) -> None:
         run, km = CURRENT, self.km

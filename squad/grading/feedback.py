@@ -12,6 +12,14 @@ autograded notebook:
 - tests with hidden parts: only the visible part of the code, the result and the error
   name and message, never the hidden code or a traceback (which quotes it);
 - the grader's comments on each answer.
+
+Hidden tests stay hidden even from student code that tries to carry them out. The
+kernel's history and line cache are cleared of them after each test runs (see
+:func:`squad.kernels.guard.forget`); what student code could still see while a test ran
+(its caller's frame, say) and put in an error message or output is caught here, as the
+last line of defence: every text a page shows from the submission is checked against
+the assignment's hidden-test lines (:func:`scrub`), verbatim and with whitespace,
+quotes and escapes ignored, and a text that quotes one is withheld.
 """
 
 from __future__ import annotations
@@ -28,11 +36,25 @@ from typing import Any
 from squad._atomic import atomic_write_text
 from squad.errors import NotFoundError
 
-__all__ = ["submission_results", "visible_code", "write_feedback"]
+__all__ = [
+    "hidden_lines",
+    "scrub",
+    "submission_results",
+    "visible_code",
+    "write_feedback",
+]
 
 log = logging.getLogger("squad")
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_NOISE = re.compile(r"[\s\\'\"`]+")
+#: Hidden-test lines shorter than this (without spaces, quotes and escapes) are too
+#: common (``else:``, ``pass``) to withhold a text for.
+MIN_HIDDEN_CHARS = 10
+WITHHELD = (
+    "[withheld: this text quoted hidden test code; ask your instructor to look "
+    "at the graded notebook]"
+)
 BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
 END_HIDDEN = "END HIDDEN TESTS"
 
@@ -74,6 +96,73 @@ def visible_code(
         elif not inside:
             kept.append(line)
     return "\n".join(kept).rstrip("\n"), hidden
+
+
+def _squash(text: str) -> str:
+    return _NOISE.sub("", text)
+
+
+def hidden_lines(
+    sources: Iterable[str], begin: str = BEGIN_HIDDEN, end: str = END_HIDDEN
+) -> list[str]:
+    """The hidden-test lines of an assignment that no visible code also has.
+
+    Parameters
+    ----------
+    sources : iterable of str
+        The source of every cell of the assignment (from the gradebook).
+    begin, end : str
+        Hidden-test delimiters.
+
+    Returns
+    -------
+    list of str
+        Stripped lines, longest first.
+
+    Examples
+    --------
+    >>> hidden_lines(["x = 1\\n### BEGIN HIDDEN TESTS\\nassert f(2) == 4, 'two'\\n"
+    ...               "x = 1\\n### END HIDDEN TESTS"])
+    ["assert f(2) == 4, 'two'"]
+    """
+    hidden, visible = set(), set()
+    for source in sources:
+        code, _ = visible_code(source or "", begin, end)
+        visible.update(line.strip() for line in code.split("\n"))
+        inside = False
+        for line in (source or "").split("\n"):
+            if begin in line:
+                inside = True
+            elif end in line:
+                inside = False
+            elif inside:
+                hidden.add(line.strip())
+    kept = [
+        line
+        for line in hidden - visible
+        if len(_squash(line)) >= MIN_HIDDEN_CHARS and not line.startswith("#")
+    ]
+    return sorted(kept, key=lambda line: (-len(line), line))
+
+
+def scrub(text: str, lines: Iterable[str]) -> tuple[str, bool]:
+    """``text``, or `WITHHELD` if it quotes a hidden-test line; and whether it did.
+
+    Lines are found verbatim and also with whitespace, quotes, backquotes and
+    backslashes ignored (a ``repr``, JSON or a reflowed copy).
+
+    Examples
+    --------
+    >>> scrub("AssertionError: 'assert  f(2) == 4'", ["assert f(2) == 4"])[1]
+    True
+    >>> scrub("AssertionError: wrong sum", ["assert f(2) == 4"])
+    ('AssertionError: wrong sum', False)
+    """
+    squashed = _squash(text)
+    for line in lines:
+        if line in text or _squash(line) in squashed:
+            return WITHHELD, True
+    return text, False
 
 
 def _verdict(cell: Any) -> tuple[str, str, list[str]]:
@@ -131,7 +220,11 @@ def submission_results(
     from nbgrader.api import MissingEntry
 
     results = []
-    for notebook in gradebook.find_assignment(assignment).notebooks:
+    notebooks = gradebook.find_assignment(assignment).notebooks
+    secret = hidden_lines(
+        (cell.source for nb in notebooks for cell in nb.source_cells), begin, end
+    )
+    for notebook in notebooks:
         try:
             submitted = gradebook.find_submission_notebook(
                 notebook.name, assignment, student
@@ -173,6 +266,16 @@ def submission_results(
                     status = _by_score(score, top)
                 if grade.manual_score is not None:
                     message = "score set by a grader"
+                message, withheld = scrub(message, secret)
+                if trace and scrub("\n".join(trace), secret)[1]:
+                    trace, withheld = [WITHHELD], True
+                if withheld:
+                    log.warning(
+                        "Feedback for %s, %s: a message quoted hidden test code and "
+                        "was withheld",
+                        student,
+                        grade.name,
+                    )
             results.append(
                 {
                     "notebook": notebook.name,

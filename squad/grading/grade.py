@@ -43,6 +43,7 @@ from typing import Any
 
 from squad._atomic import atomic_write_json, atomic_write_text, replace_folder
 from squad.errors import FileProblemError, InvalidInputError, NotFoundError
+from squad.grading.isolation import Isolation, resolve_isolation
 from squad.grading.workspace import (
     Course,
     check_pattern,
@@ -51,7 +52,7 @@ from squad.grading.workspace import (
     read_files,
     should_grade,
 )
-from squad.kernels.sandbox import SandboxPolicy, sandbox_capabilities
+from squad.kernels.sandbox import SandboxPolicy
 
 __all__ = [
     "Course",
@@ -123,6 +124,7 @@ class GradingResult:
     outcomes: list[SubmissionOutcome]
     report_dir: Path
     seconds: float = 0.0
+    isolation: Isolation | None = None
 
     def counts(self) -> dict[str, int]:
         """Number of submissions per status."""
@@ -159,6 +161,8 @@ class GradingResult:
             if not outcome.ok or outcome.tampering:
                 why = outcome.message or "; ".join(outcome.tampering[:2])
                 lines.append(f"  {outcome.student}: {outcome.status}: {why}")
+        if self.isolation is not None:
+            lines.append(self.isolation.describe())
         lines.append(f"Logs and reports: {self.report_dir}")
         return "\n".join(lines)
 
@@ -167,6 +171,7 @@ class GradingResult:
             "assignment": self.assignment,
             "seconds": round(self.seconds, 3),
             "counts": self.counts(),
+            "isolation": self.isolation.to_dict() if self.isolation else None,
             "outcomes": [dataclasses.asdict(o) for o in self.outcomes],
         }
 
@@ -321,6 +326,8 @@ class _Grader:
         head += [f"lost: {item}" for item in outcome.lost]
         head += [f"tampering: {item}" for item in outcome.tampering]
         head += [f"note: {item}" for item in outcome.notes]
+        if "isolation" in self.settings:
+            head.append(self.settings["isolation"].describe())
         path = self.logs / f"{outcome.student}.log"
         atomic_write_text(path, "\n".join(head) + "\n\n" + text + "\n")
         outcome.log_file = str(path)
@@ -339,7 +346,7 @@ def grade_assignment(
     cpu_seconds: int | None = None,
     max_processes: int | None = 64,
     output_limit_mb: float = 1.0,
-    isolation: str = "auto",
+    isolation: str | None = None,
     force: bool = False,
     feedback: bool = False,
     progress: bool = True,
@@ -371,8 +378,10 @@ def grade_assignment(
         Processes and threads a kernel may have.
     output_limit_mb : float, default=1.0
         Output kept per cell; the rest is dropped with a note (never errors).
-    isolation : str, default="auto"
-        Sandbox mode (see :class:`squad.kernels.sandbox.SandboxPolicy`).
+    isolation : {"strict", "weak", "none"}, default=None
+        How far student code is kept from the course and the machine (see
+        :mod:`squad.grading.isolation`); None: ``strict`` on Linux, else ``weak``.
+        ``strict`` stops before grading anything where bubblewrap does not work.
     force : bool, default=False
         Grade again submissions that are already autograded.
     feedback : bool, default=False
@@ -394,11 +403,16 @@ def grade_assignment(
         If the course folder is not an nbgrader course.
     squad.errors.FileProblemError
         If another program holds the gradebook locked.
+    squad.errors.MissingToolError
+        If ``strict`` isolation is asked for (the Linux default) and bubblewrap does
+        not work here.
     """
     from squad.grading.reports import write_reports
 
     started = time.perf_counter()
     check_pattern(student)
+    # Decided before anything else: strict stops here where bubblewrap does not work.
+    in_force = resolve_isolation(isolation)
     course_obj = load_course(course)
     folder = course_obj.path(course_obj.coursedir.source_directory, ".", assignment)
     if not folder.is_dir():
@@ -421,11 +435,14 @@ def grade_assignment(
     if cpu_seconds is None:
         cpu_seconds = int((notebook_timeout or 600) + 60)
     settings = {
-        "policy": _policy(course_obj, memory_mb, cpu_seconds, max_processes, isolation),
+        "policy": _policy(
+            course_obj, memory_mb, cpu_seconds, max_processes, in_force.mode
+        ),
         "notebook_timeout": notebook_timeout,
         "output_limit": int(output_limit_mb * 1024 * 1024),
+        "isolation": in_force,
     }
-    sandbox_capabilities()
+    log.info("Grading %s: %s", assignment, in_force.describe())
     with _gradebook_errors(course_obj):
         outcomes, students = _grade_all(
             course_obj, assignment, settings, student, force, jobs, scheduler, progress
@@ -437,6 +454,7 @@ def grade_assignment(
         outcomes,
         course_obj.report_dir(assignment),
         time.perf_counter() - started,
+        isolation=in_force,
     )
     atomic_write_json(result.report_dir / "summary.json", result.to_dict())
     write_reports(course_obj, assignment, result)
@@ -515,7 +533,8 @@ def _run(
 
     outcomes: list[SubmissionOutcome] = []
     pending = list(reversed(students))
-    window = 2 * (jobs or os.cpu_count() or 1) if not scheduler else 64
+    workers = 1 if scheduler else (jobs or os.cpu_count() or 1)
+    window = 2 * workers if not scheduler else 64
     running: dict[Future, str] = {}
     with (
         open_executor(jobs=jobs, scheduler=scheduler) as executor,
@@ -531,7 +550,9 @@ def _run(
                 sid = pending.pop()
                 try:
                     task = grader.task(sid)
-                    task.prestart = bool(pending)
+                    # A worker needs another kernel only while others are left for
+                    # every worker; at the tail, one started ahead would be thrown away.
+                    task.prestart = len(pending) >= workers
                     running[executor.submit(grade_submission, task)] = sid
                 except Exception as err:
                     outcome = SubmissionOutcome(

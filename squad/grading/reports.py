@@ -139,6 +139,19 @@ def _html(assignment: str, scores: Any, penalties: dict, result: Any) -> str:
         "1px solid #ddd;padding:.3rem .6rem;text-align:left}img{max-width:100%}",
         f"</style></head><body><h1>{html.escape(assignment)}: class report</h1>",
     ]
+    isolation = getattr(result, "isolation", None)
+    if isolation is not None:
+        parts.append(
+            f"<p class='isolation'><strong>Isolation: {html.escape(isolation.level)}"
+            f"</strong> (sandbox mode {html.escape(isolation.mode)}). Active: "
+            f"{html.escape(', '.join(isolation.active) or 'none')}."
+            + (
+                f" Not active: {html.escape(', '.join(isolation.lacking))}."
+                if isolation.lacking
+                else ""
+            )
+            + "</p>"
+        )
     if result is not None:
         counts = result.counts()
         parts.append("<h2>Outcomes</h2>")

@@ -25,7 +25,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from squad._imports import mask_slow_optional_imports
 from squad.kernels.sandbox import SandboxPolicy
+
+# A worker imports nbformat through nbgrader; see squad._imports.
+mask_slow_optional_imports()
 
 __all__ = ["GradeReturn", "GradeTask", "grade_submission"]
 
@@ -285,6 +289,13 @@ def _grade(task: GradeTask, extra: list[str], started: float) -> GradeReturn:
     run = RunState(base / "kernel.log", task.policy.memory_mb)
     run.notes.extend(task.notes)
     rows, files, ok, problems = None, {}, False, []
+    step, steps = time.perf_counter(), {}
+
+    def lap(name: str) -> None:
+        nonlocal step
+        now = time.perf_counter()
+        steps[name], step = now - step, now
+
     try:
         if ready is not None:
             run.ready, run.ready_dir = ready, ready.claim(task.student)
@@ -298,6 +309,7 @@ def _grade(task: GradeTask, extra: list[str], started: float) -> GradeReturn:
         write_rows(root / "gradebook.db", task.rows)
         problems = _check_notebooks(task, submitted)
         cfg = _config(task, root)
+        lap("prepare")
         execute.CURRENT = run
         try:
             converter = _autograde_class()(
@@ -310,6 +322,7 @@ def _grade(task: GradeTask, extra: list[str], started: float) -> GradeReturn:
                 logger.error("%s: %s", type(err).__name__, err)
         finally:
             execute.CURRENT = None
+        lap("autograde")
         engine = create_engine(cfg.CourseDirectory.db_url, future=True)
         try:
             with engine.connect() as conn:
@@ -317,7 +330,9 @@ def _grade(task: GradeTask, extra: list[str], started: float) -> GradeReturn:
         finally:
             engine.dispose()
         files = _collect(root / "autograded" / task.student / task.assignment)
+        lap("collect")
         ok = ok and any(name.endswith(".ipynb") for name in files)
+        logger.info("Steps: %s", ", ".join(f"{k} {v:.3f} s" for k, v in steps.items()))
         status, message = _classify(task, run, ok, problems, "\n".join(lines))
     except Exception as err:  # the grader's own failure: reported, not raised
         logger.exception("Grading failed")

@@ -276,3 +276,55 @@ def unstash() -> None:
     for name, value in stash.items():
         user_ns.setdefault(name, value)
     stash.clear()
+
+
+def _without_hidden(text, begin: str, end: str):
+    """``text`` with the lines between hidden-test delimiters blanked; else as given."""
+    if not isinstance(text, str) or begin not in text:
+        return text
+    kept, inside = [], False
+    for line in text.split("\n"):
+        if begin in line:
+            inside = True
+        elif end in line:
+            inside = False
+        kept.append("" if inside or begin in line or end in line else line)
+    return "\n".join(kept)
+
+
+def forget(begin: str, end: str) -> int:
+    """Blank hidden-test code wherever the kernel keeps cell sources; return how many.
+
+    Called after a test cell with hidden tests, so that code of a later cell cannot
+    read them back: IPython's input history (``In``, ``_ih``, ``_i``, ``_ii``,
+    ``_iii``, ``_i<N>``, the raw history) and the ``linecache`` entries of cells
+    (which ``inspect`` and tracebacks read). Execution counts and outputs are untouched,
+    so no score changes.
+    """
+    import linecache
+
+    shell, blanked = _shell(), 0
+    history = shell.history_manager
+    for lines in (history.input_hist_parsed, history.input_hist_raw):
+        for index, text in enumerate(lines):
+            cleaned = _without_hidden(text, begin, end)
+            if cleaned is not text:
+                lines[index], blanked = cleaned, blanked + 1
+    user_ns = shell.user_ns
+    for name in [n for n in user_ns if n in ("_i", "_ii", "_iii") or n[:2] == "_i"]:
+        if name[2:].isdigit() or name in ("_i", "_ii", "_iii"):
+            cleaned = _without_hidden(user_ns[name], begin, end)
+            if cleaned is not user_ns[name]:
+                user_ns[name], blanked = cleaned, blanked + 1
+    for name, entry in list(linecache.cache.items()):
+        if len(entry) == 4 and any(begin in line for line in entry[2] or ()):
+            size, mtime, lines, fullname = entry
+            text = _without_hidden("".join(lines), begin, end)
+            kept = text.splitlines(keepends=True)
+            linecache.cache[name] = (len(text), mtime, kept, fullname)
+            blanked += 1
+    # The last exception's traceback leads to the test's frames and code.
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if getattr(sys, name, None) is not None:
+            setattr(sys, name, None)
+    return blanked

@@ -403,7 +403,9 @@ def _capabilities() -> SandboxCapabilities:
     )
 
 
-def sandbox_capabilities(*, refresh: bool = False) -> SandboxCapabilities:
+def sandbox_capabilities(
+    *, refresh: bool = False, quiet: bool = False
+) -> SandboxCapabilities:
     """Find which sandbox protections this machine offers, and log those it lacks.
 
     Starts a throwaway ``bwrap`` and ``unshare`` process (tens of milliseconds); the
@@ -413,6 +415,8 @@ def sandbox_capabilities(*, refresh: bool = False) -> SandboxCapabilities:
     ----------
     refresh : bool, default=False
         Probe again instead of returning the cached answer.
+    quiet : bool, default=False
+        Do not log what is lacking (the caller says it in its own terms).
 
     Returns
     -------
@@ -428,7 +432,7 @@ def sandbox_capabilities(*, refresh: bool = False) -> SandboxCapabilities:
         _capabilities.cache_clear()
     caps = _capabilities()
     lacking = caps.missing()
-    if lacking:
+    if lacking and not quiet:
         log.warning(
             "Sandbox protections not available on this machine: %s. Reasons: %s",
             "; ".join(lacking),

@@ -30,8 +30,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from squad._imports import mask_slow_optional_imports
 from squad.errors import InvalidInputError, ServiceError
 from squad.kernels.pool import START_TIMEOUT, kill_kernel, worker_pool
+
+# Workers import nbformat through papermill; see squad._imports.
+mask_slow_optional_imports()
 
 __all__ = [
     "RunOutcome",
@@ -71,6 +75,9 @@ class RunTask:
     cwd: str | None = None
     timeout: float | None = None
     queued: str = ""
+    #: Hidden files (name -> text) put in the run folder before the notebook starts:
+    #: the member code the run uses, read where the sweep was planned.
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -121,12 +128,12 @@ _ENVIRONMENT: dict[str, Any] | None = None
 
 
 def environment() -> dict[str, Any]:
-    """Python, key package versions, host and platform of this process.
+    """Python, key package versions, host, platform and CPU count of this process.
 
     Examples
     --------
     >>> sorted(environment())
-    ['host', 'packages', 'platform', 'python']
+    ['cpu_count', 'host', 'packages', 'platform', 'python']
     """
     global _ENVIRONMENT
     if _ENVIRONMENT is None:
@@ -139,6 +146,8 @@ def environment() -> dict[str, Any]:
             "packages": packages,
             "host": socket.gethostname(),
             "platform": platform.platform(terse=True),
+            # Fit times and records per second only compare on known hardware.
+            "cpu_count": os.cpu_count(),
         }
     return dict(_ENVIRONMENT)
 
@@ -295,6 +304,15 @@ def _collect(run_dir: Path) -> dict[str, bytes]:
     }
 
 
+def _put_inputs(run_dir: Path, inputs: dict[str, str]) -> None:
+    for name, text in inputs.items():
+        # Hidden and flat: never collected as an output, never outside the folder.
+        if not name.startswith(".") or Path(name).name != name:
+            msg = f"Run input {name!r} must be a hidden file name."
+            raise InvalidInputError(msg)
+        (run_dir / name).write_text(text, "utf-8")
+
+
 def execute_run(task: RunTask) -> RunOutcome:
     """Execute one run in this worker process and return its outcome.
 
@@ -327,6 +345,7 @@ def execute_run(task: RunTask) -> RunOutcome:
     nb, exc = None, None
     exec_started = time.perf_counter()
     try:
+        _put_inputs(kernel.run_dir, task.inputs)
         nb = _prepare(task)
         _execute(nb, task, kernel)
     except Exception as err:  # reported in the outcome, not raised

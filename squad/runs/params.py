@@ -26,7 +26,8 @@ runs of a sweep::
 ``grid`` may also be a list of such mappings (one product per mapping). The runs are
 the products of ``grid`` followed by ``runs``; with neither there is one run of
 ``base``. Parameters given on the command line (``-p NAME VALUE``) are then fixed for
-every run, and identical runs are kept once.
+every run (a name given several times sweeps over its values; see
+:func:`squad.runs.sweep.plan_sweep`), and identical runs are kept once.
 """
 
 from __future__ import annotations

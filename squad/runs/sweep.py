@@ -7,8 +7,15 @@ rest on an executor (see :mod:`squad.runs.executor`) and writes each finished ru
 ``<out>/<experiment>/<run_id>/`` (see :mod:`squad.record` for its contents).
 
 A run id is the first 12 hex digits of the SHA-256 of the notebook's cells (outputs
-stripped), the canonical JSON of its full parameters and the dataset checksum: the same
-run on two machines gets the same id, and different runs never share one.
+stripped), the canonical JSON of its full parameters, the dataset checksum and, for a
+member's own model, the sha256 of its file (or its package's version): the same run on
+two machines gets the same id, and different runs never share one.
+
+Which runs: with neither ``-p`` nor a grid, the grid file beside the notebook; ``-p``
+alone means one configuration (the notebook's defaults plus the values given); with a
+grid, ``-p`` values are fixed across it. A name given several times (``-p model a -p
+model b``) sweeps over its values. Every run is checked against its dataset card and
+its model before anything starts (:mod:`squad.runs.checks`).
 
 A run folder is assembled under a hidden temporary name and renamed into place, with
 ``record.json`` written last, so a runner killed part-way leaves either a complete run
@@ -20,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import logging
 import os
 import shutil
@@ -41,6 +49,7 @@ from squad.record import (
     read_record,
     write_record,
 )
+from squad.runs.checks import check_run
 from squad.runs.executor import (
     RunOutcome,
     RunTask,
@@ -73,6 +82,8 @@ __all__ = [
 logger = logging.getLogger("squad")
 
 DatasetLookup = Callable[[str], "str | None"]
+#: The parameters :func:`squad.runs.checks.check_run` reads.
+_CHECKED = ("dataset", "protocol", "language", "text", "model", "seed", "settings")
 
 
 def default_dataset_checksum(name: str) -> str | None:
@@ -124,10 +135,29 @@ def notebook_sha256(nb: Any) -> str:
     return hashlib.sha256(canonical_json(cells).encode("utf-8")).hexdigest()
 
 
+def code_identity(code: Mapping[str, Any]) -> str:
+    """What names a member's model code in a run id: a file's sha256, a package's version.
+
+    Examples
+    --------
+    >>> code_identity({"kind": "entry_point", "package": "coders", "version": "1.2"})
+    'coders==1.2'
+    """
+    if code.get("kind") == "file":
+        return str(code["sha256"])
+    return f"{code.get('package')}=={code.get('version')}"
+
+
 def make_run_id(
-    notebook_hash: str, parameters: Mapping[str, Any], dataset_sha256: str | None
+    notebook_hash: str,
+    parameters: Mapping[str, Any],
+    dataset_sha256: str | None,
+    code: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
-    """Return the run id: 12 hex digits naming notebook, parameters and data.
+    """Return the run id: 12 hex digits naming notebook, parameters, data and code.
+
+    ``code`` maps a parameter to the member code it names (see
+    :func:`squad.runs.checks.check_run`); without it the id is as before.
 
     Examples
     --------
@@ -136,11 +166,13 @@ def make_run_id(
     >>> make_run_id("ab" * 32, {"C": 1.0, "seed": 0}, None)
     '8ccae0738494'
     """
-    payload = {
+    payload: dict[str, Any] = {
         "notebook": notebook_hash,
         "parameters": dict(parameters),
         "dataset": dataset_sha256,
     }
+    if code:
+        payload["code"] = {name: code_identity(c) for name, c in code.items()}
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()[:12]
 
 
@@ -151,6 +183,16 @@ class PlannedRun:
     run_id: str
     parameters: dict[str, Any]
     dataset: dict[str, Any] | None
+    code: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def code_provenance(self) -> dict[str, Any] | None:
+        """The member code of this run for its record (without the source text)."""
+        if not self.code:
+            return None
+        return {
+            name: {k: v for k, v in code.items() if k not in ("source", "path")}
+            for name, code in self.code.items()
+        }
 
 
 @dataclass
@@ -185,6 +227,31 @@ def default_grid(notebook: str | os.PathLike[str]) -> Path | None:
     return None
 
 
+def _given_values(
+    params: Mapping[str, Any] | Sequence[tuple[str, str]] | None,
+    declared: Mapping[str, Any],
+) -> dict[str, list[Any]]:
+    """Values given with ``-p``: name -> its distinct values, checked one by one.
+
+    Pairs of strings (from the command line) are parsed as YAML scalars, or kept as
+    text for ``str`` parameters; a name given several times gets several values. A
+    mapping (from Python) gives one value per name.
+    """
+    given: dict[str, list[Any]] = {}
+    if isinstance(params, Mapping):
+        items = [(name, value) for name, value in params.items()]
+    else:
+        items = [
+            (name, parse_value(text, declared.get(name))) for name, text in params or []
+        ]
+    for name, value in items:
+        checked = resolve_parameters({name: value}, declared, where="given with -p")
+        values = given.setdefault(name, [])
+        if checked[name] not in values:
+            values.append(checked[name])
+    return given
+
+
 def plan_sweep(
     notebook: str | os.PathLike[str],
     *,
@@ -201,10 +268,14 @@ def plan_sweep(
         The notebook, with one cell tagged ``parameters``.
     grid : path-like or mapping, optional
         A grid file or an already-read grid (``base``/``grid``/``runs``). Default:
-        ``<stem>.grid.yml`` beside the notebook if it exists, else one run.
+        ``<stem>.grid.yml`` beside the notebook if it exists and no ``params`` are
+        given, else one run of the notebook's defaults.
     params : mapping or sequence of (name, text) pairs, optional
-        Values fixed for every run. Pairs of strings (from ``-p NAME VALUE``) are
-        parsed as YAML scalars, or kept as text for ``str`` parameters.
+        Values fixed for every run (on top of the grid, or of the defaults). Pairs of
+        strings (from ``-p NAME VALUE``) are parsed as YAML scalars, or kept as text
+        for ``str`` parameters; a name given in several pairs sweeps over its values.
+        A relative model file path is relative to the working folder (in a grid file,
+        to the grid file's folder).
     experiment : str, optional
         Experiment name (default: the notebook's stem).
     dataset_checksum : callable or None
@@ -219,8 +290,8 @@ def plan_sweep(
     OSError
         If the notebook or grid file cannot be read.
     ValueError
-        On an unknown parameter (the message lists the declared ones) or a value of
-        the wrong type.
+        On an unknown parameter (the message lists the declared ones), a value of
+        the wrong type, or a run its dataset card or its model rules out.
 
     Examples
     --------
@@ -233,6 +304,9 @@ def plan_sweep(
     >>> plan = plan_sweep(path, grid={"grid": {"seed": [0, 1]}}, params={"model": "nb"})
     >>> [run.parameters for run in plan.runs]
     [{'model': 'nb', 'seed': 0}, {'model': 'nb', 'seed': 1}]
+    >>> plan = plan_sweep(path, params=[("seed", "1"), ("seed", "2")])
+    >>> [run.parameters for run in plan.runs]
+    [{'model': 'lookup', 'seed': 1}, {'model': 'lookup', 'seed': 2}]
     >>> plan_sweep(path, params={"sead": 1})
     Traceback (most recent call last):
     ...
@@ -241,28 +315,43 @@ def plan_sweep(
     path = Path(notebook)
     nb = read_notebook(path)
     declared = notebook_parameters(nb)
-    if grid is None:
+    given = _given_values(params, declared)
+    grid_dir: Path = Path.cwd()
+    if grid is None and not given:
         grid = default_grid(path)
     if grid is None:
-        runs, source = [{}], "defaults"
+        runs, source = [{}], "given with -p" if given else "defaults"
     elif isinstance(grid, Mapping):
         runs, source = expand_grid(grid), "grid"
     else:
         runs, source = read_grid(grid), f"grid file {grid}"
-    fixed: dict[str, Any] = {}
-    items = params.items() if isinstance(params, Mapping) else (params or [])
-    for name, value in items:
-        if not isinstance(params, Mapping):
-            value = parse_value(value, declared.get(name))
-        fixed[name] = value
-    resolve_parameters(fixed, declared, where="given with -p")
+        grid_dir = Path(grid).resolve().parent
+    if given:
+        names = list(given)
+        runs = [
+            {**values, **dict(zip(names, combo, strict=True))}
+            for values in runs
+            for combo in itertools.product(*given.values())
+        ]
     nb_hash = notebook_sha256(nb)
     checksums: dict[str, str | None] = {}
+    checked: dict[str, dict[str, Any] | None] = {}
     planned: list[PlannedRun] = []
     seen: set[str] = set()
+    cwd = Path.cwd()
     for number, values in enumerate(runs, start=1):
-        where = f"{source}, run {number}" if source != "defaults" else source
-        resolved = resolve_parameters({**values, **fixed}, declared, where=where)
+        where = f"{source}, run {number}" if len(runs) > 1 else source
+        resolved = resolve_parameters(values, declared, where=where)
+        base_dirs = {name: cwd if name in given else grid_dir for name in resolved}
+        # Runs that differ only in other parameters share one check (a member's
+        # model is built and tried once, not once per run).
+        key = canonical_json(
+            [{n: resolved.get(n) for n in _CHECKED}, str(base_dirs.get("model"))]
+        )
+        if key not in checked:
+            checked[key] = check_run(resolved, where=where, base_dirs=base_dirs)
+        member_code = checked[key]
+        code = {"model": member_code} if member_code else {}
         dataset = None
         name = resolved.get("dataset")
         if isinstance(name, str) and "dataset" in declared:
@@ -271,11 +360,11 @@ def plan_sweep(
             dataset = {"name": name, "sha256": checksums.get(name)}
             if "protocol" in resolved:
                 dataset["protocol"] = resolved["protocol"]
-        run_id = make_run_id(nb_hash, resolved, dataset and dataset["sha256"])
+        run_id = make_run_id(nb_hash, resolved, dataset and dataset["sha256"], code)
         if run_id in seen:
             continue
         seen.add(run_id)
-        planned.append(PlannedRun(run_id, resolved, dataset))
+        planned.append(PlannedRun(run_id, resolved, dataset, code))
     return SweepPlan(path, nb, experiment or path.stem, nb_hash, planned)
 
 
@@ -411,6 +500,9 @@ def _write_run(
         elif recorded is not None:
             dataset["name"] = recorded
         prov["dataset"] = dataset or None
+        code = run.code_provenance()
+        if code is not None:
+            prov["code"] = code
         run_record = {
             "schema": RECORD_SCHEMA,
             "experiment": plan.experiment,
@@ -432,6 +524,16 @@ def _write_run(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return run_record
+
+
+def _run_inputs(run: PlannedRun) -> dict[str, str]:
+    """The member code a run needs, shipped with it (workers need not share a disk)."""
+    files = {name: code for name, code in run.code.items() if code["kind"] == "file"}
+    if not files:
+        return {}
+    from squad.tasks.member_models import MANIFEST_FILE, model_manifest
+
+    return {MANIFEST_FILE: model_manifest({c["spec"]: c for c in files.values()})}
 
 
 def _failed_outcome(task: RunTask, err: BaseException) -> RunOutcome:
@@ -565,6 +667,7 @@ def run_sweep(
                 cwd=cwd,
                 timeout=timeout,
                 queued=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+                inputs=_run_inputs(run),
             )
             futures[executor.submit(execute_run, task)] = task
         for future in as_completed(futures):

@@ -111,7 +111,8 @@ def load_coding_task(
     language : str, default="pl"
         ECOICOP language (ISO 639-1); ignored for soc2010.
     text : str, default=None
-        Which text columns make the input (see ``CODING_DATASETS``); None the default.
+        Which text columns make the input: a name in ``CODING_DATASETS`` or columns of
+        the card's ``task.text`` joined with ``+``; None the default.
     data_home : path-like, default=None
         See :func:`squad.get_data_home`.
 
@@ -131,9 +132,8 @@ def load_coding_task(
     (5709, (1, 2, 3, 4))
     """
     spec = CODING_DATASETS.get(_choice(dataset, CODING_DATASETS, "coding dataset"))
-    text = _choice(
-        text or spec["default_text"], spec["texts"], f"text option for {dataset}"
-    )
+    text = text or spec["default_text"]
+    columns = spec["texts"].get(text) or _card_columns(dataset, text)
     frame = load_dataset(dataset, protocol=protocol or None, data_home=data_home)
     if "languages" in spec:
         frame = frame.loc[
@@ -141,7 +141,6 @@ def load_coding_task(
         ]
     else:
         language = None
-    columns = spec["texts"][text]
     joined = frame[columns[0]].astype(str)
     for column in columns[1:]:
         joined = joined.str.cat(frame[column].astype(str), sep=" ").str.strip()
@@ -160,6 +159,17 @@ def load_coding_task(
         levels=spec["levels"],
         checksum=dataset_checksum(dataset, data_home=data_home),
     )
+
+
+def _card_columns(dataset: str, text: str) -> list[str]:
+    """Text columns joined with ``+``, each one the card's ``task.text`` lists."""
+    from squad.data.catalogue import read_cards
+
+    allowed = [str(c) for c in read_cards()[dataset].data["task"].get("text") or []]
+    columns = text.split("+")
+    for column in columns:
+        _choice(column, allowed, f"text column for {dataset}")
+    return columns
 
 
 def _default_protocol(dataset: str) -> str:

@@ -37,8 +37,6 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from squad.errors import InvalidInputError
-
 __all__ = [
     "MODELS",
     "LookupCoder",
@@ -229,7 +227,8 @@ def make_model(name: str, *, seed: int = 0, **settings: Any):
     Parameters
     ----------
     name : str
-        One of :func:`list_models`.
+        One of :func:`list_models`, a member's ``path/to/file.py:factory`` or an
+        installed ``squad.models`` entry point (see :mod:`squad.tasks.member_models`).
     seed : int, default=0
         Random state for models that use one.
     **settings
@@ -244,15 +243,15 @@ def make_model(name: str, *, seed: int = 0, **settings: Any):
     Raises
     ------
     ValueError
-        If ``name`` is not registered.
+        If ``name`` is none of these.
 
     Examples
     --------
     >>> type(make_model("complement_nb")).__name__
     'Pipeline'
     """
-    if name not in MODELS:
-        raise InvalidInputError(
-            f"Unknown model '{name}'. Available: {', '.join(MODELS)}."
-        )
-    return MODELS[name](seed, **settings)
+    if name in MODELS:
+        return MODELS[name](seed, **settings)
+    from squad.tasks.member_models import member_factory
+
+    return member_factory(name)(seed=seed, **settings)

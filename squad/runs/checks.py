@@ -1,0 +1,124 @@
+"""Checks of a planned run against the dataset card and the model it names.
+
+A run's parameters can be well typed and still impossible: a split protocol, a language
+or a text column the dataset's card does not have, or a model that does not exist. Each
+would fail minutes into a sweep; :func:`check_run` finds them while the sweep is planned,
+before anything starts. The checks follow the parameter names the kit's notebooks use:
+
+- ``dataset``: a catalogue name (its card is read, the data are not built; a name
+  not in the catalogue is left to the sweep's dataset lookup);
+- ``protocol``: one of the card's split protocols ("" means the card's default);
+- ``language``: one of the card's ``task.languages``, where the card lists languages;
+- ``text``: text columns of the card's ``task.text``, joined with ``+`` ("" the default);
+- ``model``: on a classification dataset, a registered model, a member's
+  ``path/to/file.py:factory`` or an installed ``squad.models`` entry point (see
+  :mod:`squad.tasks.member_models`), whose factory must build an object with ``fit``,
+  ``predict_proba`` and ``classes_``.
+
+A notebook without a ``dataset`` parameter is not checked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from squad.errors import InvalidInputError
+
+__all__ = ["check_run"]
+
+
+def _card(name: str) -> Any:
+    from squad.data.catalogue import read_cards
+
+    return read_cards().get(name)
+
+
+def _refuse(card: Any, what: str, value: Any, allowed: list[str], where: str) -> None:
+    suffix = f" ({where})" if where else ""
+    msg = (
+        f"Dataset {card.name!r} has no {what} {value!r}{suffix}. Its card lists: "
+        f"{', '.join(allowed)}."
+    )
+    raise InvalidInputError(msg)
+
+
+def check_run(
+    parameters: Mapping[str, Any],
+    *,
+    where: str = "",
+    base_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
+) -> dict[str, Any] | None:
+    """Check one run's parameters against its dataset card and its model.
+
+    Parameters
+    ----------
+    parameters : mapping
+        The run's full parameters (defaults filled in).
+    where : str, default=""
+        Where the values come from, for error messages.
+    base_dirs : mapping, optional
+        Parameter name -> folder a relative path in its value is relative to (the
+        working folder for ``-p`` values, the grid file's folder for grid values).
+
+    Returns
+    -------
+    dict or None
+        For a member's model (a file or an installed package): what identifies its
+        code (``kind``, ``spec``, ``sha256`` or ``package``/``version``, ...), for the
+        run id and the provenance; None otherwise.
+
+    Raises
+    ------
+    ValueError
+        If the card rules out the protocol, language or text, or the model is unknown
+        or its factory does not build a usable model.
+    FileNotFoundError
+        If a member's model file does not exist.
+
+    Examples
+    --------
+    >>> check_run({"dataset": "ecoicop", "protocol": "head_word"})
+    Traceback (most recent call last):
+    ...
+    squad.errors.InvalidInputError: Dataset 'ecoicop' has no split protocol 'head_word'. Its card lists: grouped, statistics_poland.
+    >>> check_run({"seed": 1}) is None
+    True
+    """
+    name = parameters.get("dataset")
+    if not isinstance(name, str) or not name:
+        return None
+    card = _card(name)
+    if card is None:  # the dataset lookup of the sweep names what is missing
+        return None
+    task = card.data.get("task") or {}
+    protocol = parameters.get("protocol")
+    if isinstance(protocol, str) and protocol and protocol not in card.protocols:
+        _refuse(card, "split protocol", protocol, list(card.protocols), where)
+    languages = [str(v) for v in task.get("languages") or []]
+    language = parameters.get("language")
+    if languages and isinstance(language, str) and language not in languages:
+        _refuse(card, "language", language, languages, where)
+    columns = [str(v) for v in task.get("text") or []]
+    text = parameters.get("text")
+    if columns and isinstance(text, str) and text:
+        for column in text.split("+"):
+            if column not in columns:
+                _refuse(card, "text column", column, columns, where)
+    model = parameters.get("model")
+    if task.get("type") != "classification" or not isinstance(model, str):
+        return None
+    from squad.tasks.member_models import check_model
+
+    base = (base_dirs or {}).get("model")
+    settings = parameters.get("settings")
+    seed = parameters.get("seed", 0)
+    return check_model(
+        model,
+        seed=seed if isinstance(seed, int) else 0,
+        settings=settings if isinstance(settings, Mapping) else {},
+        base_dir=Path(base) if base is not None else None,
+        where=where,
+    )

@@ -1,0 +1,243 @@
+"""Tests for members' own models (squad.tasks.member_models) in plans and sweeps."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from squad.cli import main
+from squad.record import read_record
+from squad.runs.sweep import plan_sweep, run_sweep
+from squad.tasks.member_models import (
+    MANIFEST_FILE,
+    check_model,
+    member_factory,
+    model_manifest,
+    resolve_model,
+)
+from squad.tasks.models import make_model
+
+DATA = Path(__file__).parent / "data" / "notebooks"
+
+#: A member's coder: complement naive Bayes over words, tagged with a version number.
+GOOD = """
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.naive_bayes import ComplementNB
+from sklearn.pipeline import Pipeline
+
+
+class Coder(Pipeline):
+    version = VERSION
+
+
+def make(seed=0, alpha=1.0, **_):
+    return Coder([("words", TfidfVectorizer()), ("nb", ComplementNB(alpha=alpha))])
+"""
+
+
+def _coder(folder: Path, version: int = 1, name: str = "coder.py") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(GOOD.replace("VERSION", str(version)))
+    return path
+
+
+def _notebook(tmp_path: Path) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    target = tmp_path / "member_model.ipynb"
+    shutil.copy(DATA / "member_model.ipynb", target)
+    return target
+
+
+BAD = {
+    "no_predict_proba": (
+        "class Coder:\n    def fit(self, X, y):\n        return self\n"
+        "def make(seed=0):\n    return Coder()\n",
+        r"the factory's Coder has no predict_proba; a model needs fit, predict_proba",
+    ),
+    "nothing": (
+        "def make(seed=0):\n    return object()\n",
+        r"has no fit and no predict_proba",
+    ),
+    "no_classes": (
+        "import numpy as np\nclass Coder:\n    def fit(self, X, y):\n        return self\n"
+        "    def predict_proba(self, X):\n        return np.ones((len(X), 2)) / 2\n"
+        "def make(seed=0):\n    return Coder()\n",
+        r"has no classes_ after fit",
+    ),
+    "bad_shape": (
+        "import numpy as np\nclass Coder:\n    def fit(self, X, y):\n"
+        "        self.classes_ = np.unique(y)\n        return self\n"
+        "    def predict_proba(self, X):\n        return np.ones((len(X), 2)) / 2\n"
+        "def make(seed=0):\n    return Coder()\n",
+        r"predict_proba of 4 texts has shape \(4, 2\); it must be \(4, len\(classes_\)\) = \(4, 3\)",
+    ),
+    "no_factory": (
+        "def other(seed=0):\n    return None\n",
+        r"has no function 'make'; it defines: other",
+    ),
+    "syntax": ("def make(:\n", r"failed to load: SyntaxError"),
+    "raises": (
+        "def make(seed=0):\n    raise RuntimeError('no GPU here')\n",
+        r"factory\(seed=0, \*\*\{\}\) raised RuntimeError: no GPU here",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_check_model_refuses_a_bad_factory(tmp_path, case):
+    """A factory that does not build a usable model is refused, naming what is missing."""
+    source, message = BAD[case]
+    (tmp_path / "bad.py").write_text(source)
+    with pytest.raises(ValueError, match=message):
+        check_model("bad.py:make", base_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("model", "error", "message"),
+    [
+        ("missing.py:make", FileNotFoundError, r"missing\.py does not exist"),
+        ("coder:make", ValueError, r"neither a registered name nor of the form"),
+        ("coder.py:2make", ValueError, r"neither a registered name nor of the form"),
+        ("tfidf_lienar_svc", ValueError, r"Unknown model 'tfidf_lienar_svc'"),
+    ],
+)
+def test_resolve_model_refuses_unknown_models(tmp_path, model, error, message):
+    """Unknown names, malformed specs and missing files are refused."""
+    with pytest.raises(error, match=message):
+        resolve_model(model, base_dir=tmp_path)
+
+
+def test_cli_run_refuses_a_bad_model_before_any_run(tmp_path, monkeypatch):
+    """`squad run` stops on a broken factory with one line and status 2, running nothing."""
+    source, _ = BAD["no_predict_proba"]
+    (tmp_path / "bad.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    notebook = _notebook(tmp_path)
+    result = CliRunner().invoke(
+        main, ["run", str(notebook), "-p", "model", "bad.py:make", "--out", "runs"]
+    )
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: Model 'bad.py:make' (given with -p): ")
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_run_id_follows_the_model_file_content(tmp_path, monkeypatch):
+    """Editing the file changes the run id; the same bytes give the same id."""
+    monkeypatch.chdir(tmp_path)
+    notebook = _notebook(tmp_path)
+    path = _coder(tmp_path / "mine", version=1)
+    params = [("model", "mine/coder.py:make")]
+    first = plan_sweep(notebook, params=params).runs[0]
+    assert (
+        first.code["model"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+    assert plan_sweep(notebook, params=params).runs[0].run_id == first.run_id
+    _coder(tmp_path / "mine", version=2)
+    second = plan_sweep(notebook, params=params).runs[0]
+    assert second.parameters == first.parameters
+    assert second.run_id != first.run_id
+    # A registered model has no member code and keeps its id scheme.
+    plain = plan_sweep(notebook, params=[("model", "complement_nb")]).runs[0]
+    assert plain.code == {} and plain.code_provenance() is None
+
+
+def test_member_factory_loads_the_shipped_copy_and_checks_it(tmp_path, monkeypatch):
+    """In a run, the code comes from the copy shipped with it, whose sha256 must match."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SQUAD_RUN_DIR", str(run_dir))
+    planned = resolve_model("coder.py:make", base_dir=_coder(tmp_path / "a", 7).parent)
+    manifest = json.loads(model_manifest({"coder.py:make": planned}))
+    (run_dir / MANIFEST_FILE).write_text(json.dumps(manifest))
+    _coder(tmp_path, version=99)  # what the worker's own disk holds: not used
+    assert member_factory("coder.py:make")().version == 7
+    manifest["coder.py:make"]["source"] += "\n# changed on the way\n"
+    (run_dir / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(
+        OSError, match=r"shipped with this run has sha256 .* not the planned"
+    ):
+        member_factory("coder.py:make")
+    # Outside a sweep the file is read from the working folder.
+    monkeypatch.delenv("SQUAD_RUN_DIR")
+    assert member_factory("coder.py:make")().version == 99
+
+
+def test_entry_point_models_are_found_and_versioned(tmp_path, monkeypatch):
+    """An installed package's `squad.models` entry point is a model name."""
+    package = tmp_path / "site"
+    (package / "acme_coders").mkdir(parents=True)
+    (package / "acme_coders" / "__init__.py").write_text(GOOD.replace("VERSION", "3"))
+    info = package / "acme_coders-1.4.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: acme-coders\nVersion: 1.4\n"
+    )
+    (info / "entry_points.txt").write_text("[squad.models]\nacme = acme_coders:make\n")
+    monkeypatch.syspath_prepend(str(package))
+    code = check_model("acme")
+    assert code == {
+        "kind": "entry_point",
+        "spec": "acme",
+        "target": "acme_coders:make",
+        "package": "acme-coders",
+        "version": "1.4",
+    }
+    coder = make_model("acme", alpha=0.5).fit(["apple pie", "wool coat"], ["x", "y"])
+    assert coder.version == 3 and list(coder.classes_) == ["x", "y"]
+    with pytest.raises(ValueError, match=r"Unknown model 'acme2'.*installed: acme;"):
+        resolve_model("acme2")
+
+
+def _check_sweep(result, folder: Path, versions: dict[str, int], n_runs: int) -> None:
+    assert result.exit_code == 0, result.summary()
+    assert len(result.ok) == n_runs
+    for run_id in result.ok:
+        rec = read_record(folder / run_id)
+        spec = rec["parameters"]["model"]
+        assert rec["metrics"]["version"] == versions[spec]
+        assert rec["metrics"]["n_classes"] == 3
+        assert rec["metrics"]["proba_sum"] == pytest.approx(2.0)
+        code = rec["provenance"]["code"]["model"]
+        assert code["spec"] == spec and code["kind"] == "file"
+        assert len(code["sha256"]) == 64 and "source" not in code
+        assert not any(MANIFEST_FILE in name for name in rec["files"])
+
+
+@pytest.mark.slow
+def test_member_models_in_a_grid_on_a_dask_cluster(tmp_path):
+    """A grid of two member files runs on Dask; paths are relative to the grid file,
+    and the code travels with the runs, not through the workers' disk."""
+    distributed = pytest.importorskip("distributed")
+    notebook = _notebook(tmp_path / "nb")
+    grid_dir = tmp_path / "grids"
+    _coder(grid_dir / "models", version=1, name="one.py")
+    _coder(grid_dir / "models", version=2, name="two.py")
+    grid = grid_dir / "mine.grid.yml"
+    grid.write_text("grid:\n  model: [models/one.py:make, models/two.py:make]\n")
+    # The kernels run in the notebook's folder, where `models/` does not exist: the
+    # runs succeed only with the shipped copies.
+    assert not (notebook.parent / "models").exists()
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        result = run_sweep(
+            notebook,
+            grid=grid,
+            scheduler=cluster.scheduler_address,
+            out=tmp_path / "runs",
+            progress=False,
+        )
+    _check_sweep(
+        result,
+        tmp_path / "runs" / "member_model",
+        {"models/one.py:make": 1, "models/two.py:make": 2},
+        2,
+    )
