@@ -210,6 +210,7 @@ def test_submit_fact_sheet_is_shown_on_the_run_page(soc_run, tmp_path):
     build_site(runs, tmp_path / "site")
     [page] = (tmp_path / "site" / "runs").iterdir()
     text = page.read_text()
+    assert text.count("<dt>fit time</dt>") == 1
     assert "<dt>fit time</dt><dd>none (rules)</dd>" in text
     assert "<dd>Keyword rules &lt;b&gt;written&lt;/b&gt; in SAS</dd>" in text
     bad = CliRunner().invoke(
@@ -232,3 +233,24 @@ def test_sweep_records_the_login_when_no_member_is_given(monkeypatch, caplog):
     assert "Pass --member NAME or set SQUAD_MEMBER" in caplog.text
     monkeypatch.setenv("SQUAD_MEMBER", "istat")
     assert _member(None) == "istat" and _member("gus") == "gus"
+
+
+def test_fact_sheet_given_entries_replace_derived_ones():
+    """A recorded entry wins over the one derived from the run; none is listed twice."""
+    from squad.board.pages import fact_sheet
+
+    record = {
+        "parameters": {"model": "tfidf_linear_svc", "settings": {"C": 0.5}},
+        "metrics": {"fit_seconds": 12.25},
+        "provenance": {
+            "dataset": {"name": "soc2010", "protocol": "stratified", "n_train": 22812},
+            "platform": "Linux-6",
+        },
+        "fact_sheet": {"training_data": "train split, deduplicated"},
+    }
+    assert fact_sheet(record) == [
+        ("model", 'tfidf_linear_svc {"C":0.5}'),
+        ("training data", "train split, deduplicated"),
+        ("fit time", "12.2 s (as reported)"),
+        ("hardware", "platform Linux-6"),
+    ]

@@ -271,7 +271,7 @@ def fact_sheet(rec: Mapping[str, Any]) -> list[tuple[str, str]]:
     given = rec.get("fact_sheet") or {}
     if isinstance(params.get("description"), str) and params["description"].strip():
         derived["description"] = params["description"]
-    merged = {**derived, **{str(k): str(v) for k, v in given.items()}}
+    merged = {**derived, **{str(k).replace("_", " "): str(v) for k, v in given.items()}}
     order = [
         "model",
         "features",
@@ -281,9 +281,7 @@ def fact_sheet(rec: Mapping[str, Any]) -> list[tuple[str, str]]:
         "description",
     ]
     keys = [k for k in order if k in merged] + [k for k in merged if k not in order]
-    return [(k.replace("_", " "), merged[k][:4000]) for k in keys] or [
-        ("description", "none recorded")
-    ]
+    return [(k, merged[k][:4000]) for k in keys] or [("description", "none recorded")]
 
 
 def _is_int(value: Any) -> bool:
