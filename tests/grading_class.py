@@ -334,7 +334,12 @@ def make_hostile(course: Path, port: int, only: set[str] | None = None) -> list[
         "h-duplicate-ids": wrong(),
         "h-nbformat3": full(),
         "h-extra-files": full(),
+        # Files beside the notebook: a kernel launcher that would run before the
+        # grader's guard (it ends the kernel), and a helper module the answer imports.
+        "h-launcher": wrong(),
+        "h-helper-import": full(),
     }
+    cell(made["h-helper-import"], "q1_mean").source = "from helper_mean import mean"
     cell(made["h-edited-test"], "q1_tests").source = "assert True"
     made["h-edited-hidden"] = answer(course, {**TWIN_WRONG, "q2_read": "right"})
     cell(
@@ -384,6 +389,12 @@ def make_hostile(course: Path, port: int, only: set[str] | None = None) -> list[
             )
             (folder / "gradebook.db").symlink_to(course / "gradebook.db")
             (folder / "course").symlink_to(course, target_is_directory=True)
+        elif student == "h-launcher":
+            launcher = b"import os\nos._exit(3)\n"
+            submit(course, student, nb, extra={"ipykernel_launcher.py": launcher})
+        elif student == "h-helper-import":
+            helper = MEAN["right"].encode() + b"\n"
+            submit(course, student, nb, extra={"helper_mean.py": helper})
         else:
             submit(course, student, nb)
     for student, data in broken.items():

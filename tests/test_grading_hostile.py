@@ -119,6 +119,8 @@ def test_every_submission_has_an_outcome_and_a_log(batch):
         ("h-cell-type", "h-twin"),
         ("h-nbformat3", "h-twin"),
         ("h-extra-files", "h-twin"),
+        ("h-helper-import", "h-twin"),
+        ("h-launcher", "h-twin-wrong"),
         ("h-snoop", "h-twin"),
         ("h-edited-test", "h-twin-wrong"),
         ("h-edited-hidden", "h-twin-wrong"),

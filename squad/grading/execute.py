@@ -51,7 +51,11 @@ _GUARD_SOURCE = (
     Path(__file__).parents[1].joinpath("kernels", "guard.py").read_text("utf-8")
 )
 _BOOTSTRAP = (
-    "import sys, types\n"
+    "import os, sys, types\n"
+    # Started with PYTHONSAFEPATH (see grade._policy): the notebook's folder goes back
+    # on sys.path for its imports, and child processes start as usual.
+    "if os.environ.pop('PYTHONSAFEPATH', None) and os.getcwd() not in sys.path:\n"
+    "    sys.path.insert(0, os.getcwd())\n"
     "m = types.ModuleType('_squad_guard')\n"
     f"exec(compile({_GUARD_SOURCE!r}, '<squad-guard>', 'exec'), m.__dict__)\n"
     "sys.modules['_squad_guard'] = m\n"

@@ -188,7 +188,10 @@ def _policy(
         cpu_seconds=cpu_seconds,
         max_processes=max_processes,
         hidden_paths=(course.root,),
-        env={"MPLBACKEND": _INLINE_BACKEND},
+        # The kernel starts without its folder on sys.path, so that files submitted
+        # beside the notebook (an ipykernel_launcher.py, say) cannot run before the
+        # guard; the guard's bootstrap puts the folder back, as nbgrader has it.
+        env={"MPLBACKEND": _INLINE_BACKEND, "PYTHONSAFEPATH": "1"},
         isolation=isolation,
     )
 
