@@ -5,9 +5,9 @@ Temporary copies of ``exercises/`` go through the real ``nbgrader`` commands:
 from an LMS-style zip with ``zip_collect``) -> ``autograde`` -> ``generate_feedback`` ->
 ``export``, and a trainee runs ``nbgrader validate``. Every sample submission in
 ``tests/fixtures/submissions`` is graded once and its exact score is read back from the
-gradebook. Three copies (three assignments each) run side by side; two grade all their
-submissions in a single ``autograde`` run, the third with ``squad grade`` (sandboxed),
-which writes the same gradebook.
+gradebook. To use both cores, two copies run side by side; each grades its submissions
+in a single ``autograde`` run, except one assignment graded with ``squad grade``
+(sandboxed), which writes the same gradebook.
 """
 
 from __future__ import annotations
@@ -123,15 +123,25 @@ EXPECTED = {
 }
 
 
-#: Copies of the course run the workflow at the same time; each copy is a complete course
-#: with its own gradebook.
+#: Two copies of the course run the workflow at the same time, one per core; each copy
+#: is a complete course with its own gradebook.
 HALVES = (
-    ("01-survey-microdata", "02-occupation-coding", "03-evaluating-a-coder"),
-    ("04-imputation", "05-reproducible-pipelines", "06-quality-and-drift"),
-    ("00a-from-spss-to-python", "00b-first-look-at-coding", "07-synthetic-data"),
+    (
+        "00a-from-spss-to-python",
+        "00b-first-look-at-coding",
+        "01-survey-microdata",
+        "02-occupation-coding",
+        "03-evaluating-a-coder",
+    ),
+    (
+        "04-imputation",
+        "05-reproducible-pipelines",
+        "06-quality-and-drift",
+        "07-synthetic-data",
+    ),
 )
-#: The copy graded with `squad grade` instead of `nbgrader autograde`.
-SQUAD_GRADED = HALVES[2]
+#: Graded with `squad grade` before `nbgrader autograde` runs (which then skips it).
+SQUAD_GRADED = "00a-from-spss-to-python"
 
 
 def _notebook_name(assignment: str) -> str:
@@ -161,18 +171,17 @@ def _run_workflow(root: Path, assignments: tuple[str, ...]) -> dict[str, str]:
             target = root / "submitted" / student / assignment / f"{notebook}.ipynb"
             target.parent.mkdir(parents=True)
             shutil.copy(FIXTURES / assignment / f"{student}.ipynb", target)
-    outcomes = {}
-    if assignments == SQUAD_GRADED:
-        # one kernel at a time: the three copies already share the machine's cores
-        for assignment in assignments:
-            result = grade_assignment(assignment, course=root, jobs=1, progress=False)
-            outcomes[assignment] = {o.student: o for o in result.outcomes}
-    else:
-        run_nbgrader(["autograde", "*"], course_dir=root)
+    outputs: dict = {}
+    if SQUAD_GRADED in assignments:
+        # one kernel at a time: the other copy uses the second core
+        result = grade_assignment(SQUAD_GRADED, course=root, jobs=1, progress=False)
+        outputs["squad_grade"] = {o.student: o for o in result.outcomes}
+    autograde = run_nbgrader(["autograde", "*"], course_dir=root)
+    outputs["autograde_log"] = autograde.stdout + autograde.stderr
     run_nbgrader(["generate_feedback", "*"], course_dir=root)
     run_nbgrader(["export"], course_dir=root)
     if ZIP_ASSIGNMENT not in assignments:
-        return {"squad_grade": outcomes} if outcomes else {}
+        return outputs
     # The trainee's side: validate the notebook handed out, then a finished one.
     trainee = root.parent / "trainee"
     trainee.mkdir()
@@ -189,7 +198,7 @@ def _run_workflow(root: Path, assignments: tuple[str, ...]) -> dict[str, str]:
         text=True,
         check=True,
     )
-    return {"validate": validated.stdout}
+    return {**outputs, "validate": validated.stdout}
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +209,10 @@ def workflow(tmp_path_factory) -> dict:
     with ThreadPoolExecutor(max_workers=len(HALVES)) as pool:
         results = list(pool.map(_run_workflow, roots, HALVES))
     courses = {a: root for root, half in zip(roots, HALVES, strict=True) for a in half}
-    outputs = {k: v for result in results for k, v in result.items()}
+    outputs = {
+        k: v for result in results for k, v in result.items() if k != "autograde_log"
+    }
+    outputs["autograde_log"] = "".join(r.get("autograde_log", "") for r in results)
     return {"courses": courses, "roots": roots, **outputs}
 
 
@@ -368,22 +380,21 @@ def test_export_csv_has_every_score(workflow):
         assert max_scores[assignment] == assignment_points(source)["total"]
 
 
-def test_squad_grade_grades_every_submission(workflow):
-    """`squad grade` grades each sample submission and reports the gradebook's score."""
-    outcomes = workflow["squad_grade"]
-    assert sorted(outcomes) == sorted(SQUAD_GRADED)
-    for assignment, by_student in outcomes.items():
-        total, partial = EXPECTED[assignment]
-        assert sorted(by_student) == sorted(STUDENTS), assignment
-        for student, outcome in by_student.items():
-            assert outcome.status == "graded", (assignment, student, outcome.message)
-            assert outcome.tampering == [], (assignment, student)
-        scores = {s: by_student[s].score for s in STUDENTS}
-        assert scores == {
-            "full": total,
-            "partial": sum(partial.values()),
-            "untouched": 0,
-        }, assignment
+def test_squad_grade_grades_every_submission(workflow, course):
+    """`squad grade` grades each sample submission in its sandbox, as nbgrader would."""
+    by_student = workflow["squad_grade"]
+    total, partial = EXPECTED[SQUAD_GRADED]
+    assert sorted(by_student) == sorted(STUDENTS)
+    for student, outcome in by_student.items():
+        assert outcome.status == "graded", (student, outcome.message)
+        assert outcome.tampering == [], student
+    scores = {s: by_student[s].score for s in STUDENTS}
+    assert scores == {"full": total, "partial": sum(partial.values()), "untouched": 0}
+    # nbgrader autograde, run afterwards, found them graded and left them alone: the
+    # gradebook rows the other tests check are those squad grade wrote
+    for student in STUDENTS:
+        skipped = course[SQUAD_GRADED] / "autograded" / student / SQUAD_GRADED
+        assert f"Skipping existing assignment: {skipped}" in workflow["autograde_log"]
 
 
 def test_validate_shows_trainee_which_visible_tests_pass(workflow):

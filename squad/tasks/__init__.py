@@ -6,4 +6,5 @@
   ``evaluate_imputation``).
 - ``synthesis``: synthetic microdata by sequential tree models (``synthesize``).
 - ``models``: the registry of text coders (``make_model``, ``list_models``).
+- ``text``: text normalisation (``normalise_text``), without scikit-learn.
 """
