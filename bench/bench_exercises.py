@@ -11,7 +11,8 @@ seconds per notebook and its share of the 60 s budget (goal: under 1.0, that is,
 whole notebook within what nbgrader allows a single cell). It never fails on timings;
 it exits 0.
 
-Run: ``.venv/bin/python bench/bench_exercises.py [--repeats 3]``.
+Run: ``.venv/bin/python bench/bench_exercises.py [--repeats 3] [ASSIGNMENT ...]`` (all
+assignments when none is named).
 """
 
 from __future__ import annotations
@@ -54,9 +55,13 @@ def run_once(notebook: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("assignments", nargs="*", help="assignments to time")
     args = parser.parse_args()
+    wanted = [
+        p for p in SOURCES if p.parent.name in args.assignments or not args.assignments
+    ]
     print(f"{'assignment':32} {'median s':>9} {'of 60 s':>8}  runs")
-    for notebook in SOURCES:
+    for notebook in wanted:
         times = [run_once(notebook) for _ in range(args.repeats)]
         median = statistics.median(times)
         runs = " ".join(f"{t:.1f}" for t in times)

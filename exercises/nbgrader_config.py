@@ -12,14 +12,18 @@ c = get_config()  # noqa: F821 - provided by nbgrader when it reads this file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-#: The assignments of the course, from beginner to advanced, in teaching order.
+#: The assignments of the course, from beginner to advanced, in teaching order. The
+#: 00a/00b on-ramp is for trainees new to Python; folder names sort in this order.
 ASSIGNMENTS = [
+    "00a-from-spss-to-python",
+    "00b-first-look-at-coding",
     "01-survey-microdata",
     "02-occupation-coding",
     "03-evaluating-a-coder",
     "04-imputation",
     "05-reproducible-pipelines",
     "06-quality-and-drift",
+    "07-synthetic-data",
 ]
 
 # --- the course and its folders ---------------------------------------------------

@@ -5,8 +5,9 @@ Temporary copies of ``exercises/`` go through the real ``nbgrader`` commands:
 from an LMS-style zip with ``zip_collect``) -> ``autograde`` -> ``generate_feedback`` ->
 ``export``, and a trainee runs ``nbgrader validate``. Every sample submission in
 ``tests/fixtures/submissions`` is graded once and its exact score is read back from the
-gradebook. To use both cores, two copies (three assignments each) run side by side; each
-grades all its submissions in a single ``autograde`` run.
+gradebook. To use both cores, two copies run side by side; each grades its submissions
+in a single ``autograde`` run, except one assignment graded with ``squad grade``
+(sandboxed), which writes the same gradebook.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from squad.course.build import (
     nbgrader_env,
     run_nbgrader,
 )
+from squad.grading.grade import grade_assignment
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +47,18 @@ ZIP_ASSIGNMENT = "02-occupation-coding"
 #: partly wrong submission earns on each test cell (what it gets wrong is described in
 #: the comment).
 EXPECTED = {
+    "00a-from-spss-to-python": (
+        9,
+        # ages 17 to 23 (q2, hidden test), counts rows instead of summing weights (q4);
+        # q3 and q5 are right for the `young` it made
+        {"q1-test": 1, "q2-test": 0, "q3-test": 2, "q4-test": 0, "q5-test": 2},
+    ),
+    "00b-first-look-at-coding": (
+        10,
+        # counts index entries instead of codes (q2, hidden test), lower case only (q4);
+        # q5 is right for the clean texts it made
+        {"q1-test": 2, "q2-test": 0, "q3-test": 2, "q4-test": 0, "q5-test": 2},
+    ),
     "01-survey-microdata": (
         13,
         # counts rows instead of summing weights (q3), unweighted rates (q4, caught only
@@ -100,15 +114,34 @@ EXPECTED = {
         # hidden test)
         {"q1-test": 3, "q2-test": 0, "q3-test": 0, "q4-test": 3},
     ),
+    "07-synthetic-data": (
+        13,
+        # draws whole rows of real (q1, hidden test), scores the models on the files they
+        # were trained on (q3, hidden test), no answer to q5
+        {"q1-test": 0, "q2-test": 3, "q3-test": 0, "q4-test": 3, "q5-test": 0},
+    ),
 }
 
 
 #: Two copies of the course run the workflow at the same time, one per core; each copy
 #: is a complete course with its own gradebook.
 HALVES = (
-    ("01-survey-microdata", "02-occupation-coding", "03-evaluating-a-coder"),
-    ("04-imputation", "05-reproducible-pipelines", "06-quality-and-drift"),
+    (
+        "00a-from-spss-to-python",
+        "00b-first-look-at-coding",
+        "01-survey-microdata",
+        "02-occupation-coding",
+        "03-evaluating-a-coder",
+    ),
+    (
+        "04-imputation",
+        "05-reproducible-pipelines",
+        "06-quality-and-drift",
+        "07-synthetic-data",
+    ),
 )
+#: Graded with `squad grade` before `nbgrader autograde` runs (which then skips it).
+SQUAD_GRADED = "00a-from-spss-to-python"
 
 
 def _notebook_name(assignment: str) -> str:
@@ -138,11 +171,17 @@ def _run_workflow(root: Path, assignments: tuple[str, ...]) -> dict[str, str]:
             target = root / "submitted" / student / assignment / f"{notebook}.ipynb"
             target.parent.mkdir(parents=True)
             shutil.copy(FIXTURES / assignment / f"{student}.ipynb", target)
-    run_nbgrader(["autograde", "*"], course_dir=root)
+    outputs: dict = {}
+    if SQUAD_GRADED in assignments:
+        # one kernel at a time: the other copy uses the second core
+        result = grade_assignment(SQUAD_GRADED, course=root, jobs=1, progress=False)
+        outputs["squad_grade"] = {o.student: o for o in result.outcomes}
+    autograde = run_nbgrader(["autograde", "*"], course_dir=root)
+    outputs["autograde_log"] = autograde.stdout + autograde.stderr
     run_nbgrader(["generate_feedback", "*"], course_dir=root)
     run_nbgrader(["export"], course_dir=root)
     if ZIP_ASSIGNMENT not in assignments:
-        return {}
+        return outputs
     # The trainee's side: validate the notebook handed out, then a finished one.
     trainee = root.parent / "trainee"
     trainee.mkdir()
@@ -159,7 +198,7 @@ def _run_workflow(root: Path, assignments: tuple[str, ...]) -> dict[str, str]:
         text=True,
         check=True,
     )
-    return {"validate": validated.stdout}
+    return {**outputs, "validate": validated.stdout}
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +209,10 @@ def workflow(tmp_path_factory) -> dict:
     with ThreadPoolExecutor(max_workers=len(HALVES)) as pool:
         results = list(pool.map(_run_workflow, roots, HALVES))
     courses = {a: root for root, half in zip(roots, HALVES, strict=True) for a in half}
-    outputs = {k: v for result in results for k, v in result.items()}
+    outputs = {
+        k: v for result in results for k, v in result.items() if k != "autograde_log"
+    }
+    outputs["autograde_log"] = "".join(r.get("autograde_log", "") for r in results)
     return {"courses": courses, "roots": roots, **outputs}
 
 
@@ -336,6 +378,23 @@ def test_export_csv_has_every_score(workflow):
             EXERCISES / "source" / assignment / f"{_notebook_name(assignment)}.ipynb"
         )
         assert max_scores[assignment] == assignment_points(source)["total"]
+
+
+def test_squad_grade_grades_every_submission(workflow, course):
+    """`squad grade` grades each sample submission in its sandbox, as nbgrader would."""
+    by_student = workflow["squad_grade"]
+    total, partial = EXPECTED[SQUAD_GRADED]
+    assert sorted(by_student) == sorted(STUDENTS)
+    for student, outcome in by_student.items():
+        assert outcome.status == "graded", (student, outcome.message)
+        assert outcome.tampering == [], student
+    scores = {s: by_student[s].score for s in STUDENTS}
+    assert scores == {"full": total, "partial": sum(partial.values()), "untouched": 0}
+    # nbgrader autograde, run afterwards, found them graded and left them alone: the
+    # gradebook rows the other tests check are those squad grade wrote
+    for student in STUDENTS:
+        skipped = course[SQUAD_GRADED] / "autograded" / student / SQUAD_GRADED
+        assert f"Skipping existing assignment: {skipped}" in workflow["autograde_log"]
 
 
 def test_validate_shows_trainee_which_visible_tests_pass(workflow):

@@ -72,7 +72,13 @@ def test_config_lists_every_assignment():
     """nbgrader_config.py names the course, its folders and the assignments in source/."""
     config, namespace = _config()
     assert namespace["ASSIGNMENTS"] == list_assignments(EXERCISES)
-    assert len(namespace["ASSIGNMENTS"]) >= 6
+    assert len(namespace["ASSIGNMENTS"]) >= 9
+    # the beginner on-ramp comes before 01 in the course order
+    assert namespace["ASSIGNMENTS"][:3] == [
+        "00a-from-spss-to-python",
+        "00b-first-look-at-coding",
+        "01-survey-microdata",
+    ]
     assert config.CourseDirectory.course_id == "squad-coffee-and-coding"
     assert Path(config.CourseDirectory.root) == EXERCISES
     assert (
@@ -105,16 +111,16 @@ def test_generated_folders_are_git_ignored():
         assert name in ignored
 
 
-def test_six_assignments_from_beginner_to_advanced():
-    """At least six assignments, numbered in order, rising in level."""
+def test_assignments_rise_from_beginner_to_advanced():
+    """At least nine assignments, numbered in order, rising in level."""
     levels = []
     for path in SOURCES:
         intro = _nb(path).cells[0].source
         found = re.search(r"\*\*Level:\*\* (beginner|intermediate|advanced)", intro)
         assert found, f"{path.name}: the first cell should state the level"
         levels.append(["beginner", "intermediate", "advanced"].index(found.group(1)))
-    assert len(SOURCES) >= 6
-    assert levels == sorted(levels) and levels[0] == 0 and levels[-1] == 2
+    assert len(SOURCES) >= 9
+    assert levels == sorted(levels) and levels[:3] == [0, 0, 0] and levels[-1] == 2
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=IDS)
@@ -232,7 +238,7 @@ def test_find_course_dir_needs_a_course(tmp_path):
 
 def test_build_course_rejects_unknown_assignment():
     """An unknown assignment is a KeyError that lists the available ones."""
-    with pytest.raises(KeyError, match="Available: 01-survey-microdata"):
+    with pytest.raises(KeyError, match="Available: 00a-from-spss-to-python, 00b-first"):
         build_course(EXERCISES, assignments=["07-nothing"])
 
 

@@ -4,6 +4,8 @@
   ``hierarchical_accuracy_score``, ``automation_rate_score``, ``imputation_report``, ...).
 - ``automation``: automation curves, rates at an accuracy target, calibration.
 - ``estimation``: weighted domain estimates and imputation errors.
+- ``disclosure``: disclosure risk of a synthetic file (distance to the closest record,
+  matches on quasi-identifiers).
 - ``scorecard``: an HLG-MOS-style card of a model's quality.
 - ``plots``: matplotlib figures of the above (``plot_automation_curve``, ...).
 """

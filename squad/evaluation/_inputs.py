@@ -302,3 +302,17 @@ def weighted_ks_distance(
         return cum[np.searchsorted(x[order], grid, side="right")]
 
     return float(np.abs(cdf(a, wa) - cdf(b, wb)).max())
+
+
+def check_complete(
+    frame: pd.DataFrame, columns: list[str], name: str, next_step: str
+) -> None:
+    """Raise if a column of the DataFrame ``name`` has missing values."""
+    holes = frame[columns].isna().sum()
+    if holes.any():
+        column = holes.index[holes.to_numpy() > 0][0]
+        msg = (
+            f"Column '{column}' of {name} has {int(holes[column])} missing values; "
+            f"{next_step}."
+        )
+        raise InvalidInputError(msg)

@@ -4,5 +4,7 @@
   ``predictions_frame``, ``save_predictions``).
 - ``imputation``: item non-response methods and their evaluation (``impute``,
   ``evaluate_imputation``).
+- ``synthesis``: synthetic microdata by sequential tree models (``synthesize``).
 - ``models``: the registry of text coders (``make_model``, ``list_models``).
+- ``text``: text normalisation (``normalise_text``), without scikit-learn.
 """

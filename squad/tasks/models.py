@@ -22,8 +22,6 @@ confidence used for automation rates.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -37,6 +35,8 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
+from squad.tasks.text import normalise_text
+
 __all__ = [
     "MODELS",
     "LookupCoder",
@@ -45,23 +45,6 @@ __all__ = [
     "make_model",
     "normalise_text",
 ]
-
-_NON_WORD = re.compile(r"[\W_]+")
-
-
-def normalise_text(text: str) -> str:
-    """Lower-case, strip accents and punctuation, fold white space.
-
-    Examples
-    --------
-    >>> normalise_text("  Accountant, FUND (Café) ")
-    'accountant fund cafe'
-    """
-    folded = unicodedata.normalize("NFKD", str(text).lower())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).replace(
-        "ł", "l"
-    )
-    return _NON_WORD.sub(" ", folded).strip()
 
 
 def _words(min_df: int = 1) -> TfidfVectorizer:
