@@ -1,11 +1,11 @@
 """nbgrader's filesystem exchange, with submissions private to their owner.
 
-nbgrader's own ``submit`` leaves every file of a submission readable by everybody; only
-the random name of its folder in the exchange's ``inbound/`` (which nobody can list)
-hides it. On the hub, a submission is readable by its owner and by the grader's group
-(the inbound folder's group, which nbgrader's release sets up with the set-group-id
-bit), and by nobody else: another trainee who learns its name still gets a permission
-error.
+nbgrader's own ``submit`` leaves a submission's folder open to everybody (mode 0777);
+only its random name in the exchange's ``inbound/`` (which nobody can list) hides it.
+On the hub, the folder is open to its owner and to the grader's group (the inbound
+folder's group, which nbgrader's release sets with the set-group-id bit, so that new
+folders take it), and to nobody else: another trainee who learns its name still gets
+a permission error.
 
 The hub's nbgrader configuration selects it with
 ``c.ExchangeFactory.submit = "squad.hub.exchange.PrivateSubmit"``.
@@ -24,13 +24,11 @@ class PrivateSubmit(ExchangeSubmit):
     """``nbgrader submit`` whose copy in the exchange only its owner and grader read."""
 
     def copy_files(self) -> None:
-        """Copy as nbgrader does, then close the submission to other users."""
+        """Copy as nbgrader does, then close the submission's folder to other users.
+
+        The folder takes the inbound folder's group (the grader's) when it is made; a
+        mode of 0770 lets that group in and keeps everybody else out, whatever the
+        modes of the files inside.
+        """
         super().copy_files()
-        destination = os.path.join(self.inbound_path, self.assignment_filename)
-        for folder, dirs, files in os.walk(destination):
-            for name in dirs:
-                os.chmod(os.path.join(folder, name), 0o750)
-            for name in files:
-                os.chmod(os.path.join(folder, name), 0o440)
-        # Group-writable, as nbgrader's 0777, so that the grader may clean up later.
-        os.chmod(destination, 0o770)
+        os.chmod(os.path.join(self.inbound_path, self.assignment_filename), 0o770)

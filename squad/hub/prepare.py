@@ -28,6 +28,7 @@ import pwd
 import secrets
 import shutil
 import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,12 @@ class HubLayout:
     @property
     def data(self) -> Path:  # noqa: D102
         return self.root / "data"
+
+    @property
+    def scripts(self) -> Path:
+        """The scripts other accounts run the kit with (see `squad.hub.python`)."""
+        own = self.root / "python" / "bin"
+        return own if own.is_dir() else Path(sysconfig.get_path("scripts"))
 
     @property
     def config_file(self) -> Path:  # noqa: D102
@@ -209,6 +216,21 @@ def _sync_source(course: CourseFile, layout: HubLayout) -> list[str]:
     return added
 
 
+def _course_config(course: CourseFile) -> Any:
+    """The course's own nbgrader configuration, read as nbgrader reads it."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    loader = PyFileConfigLoader("nbgrader_config.py", path=str(course.course_dir))
+    try:
+        return loader.load_config()
+    except Exception as err:  # the file is Python: any error is possible
+        msg = (
+            f"Course configuration '{course.course_dir / 'nbgrader_config.py'}' could "
+            f"not be read: {type(err).__name__}: {err}. Fix the file and start again."
+        )
+        raise InvalidInputError(msg) from err
+
+
 def _nbgrader_config(course: CourseFile, layout: HubLayout, *, grader: bool) -> str:
     lines = [
         '"""nbgrader configuration written by `squad hub start`: edit the course file',
@@ -224,6 +246,11 @@ def _nbgrader_config(course: CourseFile, layout: HubLayout, *, grader: bool) -> 
             f"c.CourseDirectory.root = {str(layout.course)!r}",
             f"c.CourseDirectory.db_url = {'sqlite:///' + str(layout.gradebook)!r}",
         ]
+    else:
+        # Validate runs the notebook with the course's time limit per cell.
+        timeout = _course_config(course).get("Execute", {}).get("timeout")
+        if timeout:
+            lines.append(f"c.Execute.timeout = {int(timeout)}")
     lines += [
         f"c.CourseDirectory.course_id = {course.course_id!r}",
         f"c.Exchange.root = {str(layout.exchange)!r}",

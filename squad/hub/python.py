@@ -81,8 +81,10 @@ def user_python(folder: str | os.PathLike[str]) -> Path:
     scripts = Path(sysconfig.get_path("scripts"))
     purelib = Path(sysconfig.get_path("purelib"))
     base = Path(sys.base_prefix)
+    target = Path(folder)
     if readable_by_all(purelib) and readable_by_all(base / "lib"):
         if readable_by_all(Path(sys.executable)):
+            shutil.rmtree(target, ignore_errors=True)
             return scripts
     if not readable_by_all(purelib):
         msg = (
@@ -99,7 +101,6 @@ def user_python(folder: str | os.PathLike[str]) -> Path:
         )
         raise InvalidInputError(msg)
 
-    target = Path(folder)
     shutil.rmtree(target, ignore_errors=True)
     result = subprocess.run(
         [str(system_python), "-m", "venv", "--without-pip", str(target)],
