@@ -40,6 +40,8 @@ __all__ = [
 
 logger = logging.getLogger("squad")
 
+#: Where the account tools live, also when root's PATH lacks the sbin folders.
+_ADMIN_PATH = "/usr/sbin:/sbin:/usr/bin:/bin"
 #: The first uid of a person's account on Debian and most Linux systems.
 _FIRST_PERSON_UID = 1000
 
@@ -62,11 +64,14 @@ class AccountsReport:
 
 def require_root(action: str) -> None:
     """Raise a one-line error unless this process runs as root on Linux."""
-    if not hasattr(os, "geteuid") or not shutil.which("useradd"):
-        msg = f"{action} needs Linux with useradd (the hub runs on a Linux server)."
+    if not hasattr(os, "geteuid"):
+        msg = f"{action} needs Linux (the hub runs on a Linux server)."
         raise InvalidInputError(msg)
     if os.geteuid() != 0:
         msg = f"{action} needs root: run it with sudo."
+        raise InvalidInputError(msg)
+    if not shutil.which("useradd", path=_ADMIN_PATH):
+        msg = f"{action} needs useradd and groupadd (Debian package passwd)."
         raise InvalidInputError(msg)
 
 
@@ -76,7 +81,10 @@ def home_dir(course: CourseFile, name: str) -> Path:
 
 
 def _run(command: Sequence[str]) -> None:
-    result = subprocess.run(list(command), capture_output=True, text=True, check=False)
+    program = shutil.which(command[0], path=_ADMIN_PATH) or command[0]
+    result = subprocess.run(
+        [program, *command[1:]], capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         last = (result.stderr or result.stdout).strip().splitlines()
         msg = (

@@ -40,7 +40,14 @@ from squad.hub.accounts import require_root
 from squad.hub.coursefile import CourseFile
 from squad.hub.python import user_python
 
-__all__ = ["HubLayout", "find_proxy", "hub_layout", "known_students", "prepare_hub"]
+__all__ = [
+    "HubLayout",
+    "find_proxy",
+    "hub_layout",
+    "known_students",
+    "prepare_hub",
+    "role_environment",
+]
 
 logger = logging.getLogger("squad")
 
@@ -317,12 +324,33 @@ def _build_datasets(course: CourseFile, layout: HubLayout) -> None:
         os.chmod(path, mode | 0o055 if path.is_dir() else mode | 0o044)
 
 
-def _settings(course: CourseFile, layout: HubLayout, *, ip: str) -> dict[str, Any]:
-    scripts = user_python(layout.root / "python")
-    path = os.pathsep.join([str(scripts), "/usr/local/bin", "/usr/bin", "/bin"])
-    environment = {"PATH": path, "SQUAD_DATA_HOME": str(layout.data)}
+def role_environment(layout: HubLayout, role: str) -> dict[str, str]:
+    """The environment the hub gives the servers of ``role`` (trainee, instructor,
+    grader): the kit's scripts first on ``PATH``, the role's Jupyter configuration
+    before the kit's own, the kit's Jupyter data (JupyterLab's and nbgrader's
+    extensions, templates), the course's datasets.
+    """
+    kit = Path(sys.prefix)
+    environment = {
+        "PATH": os.pathsep.join(
+            [str(layout.scripts), "/usr/local/bin", "/usr/bin", "/bin"]
+        ),
+        "JUPYTER_CONFIG_PATH": os.pathsep.join(
+            [str(layout.etc / role), str(kit / "etc" / "jupyter")]
+        ),
+        "JUPYTER_PATH": str(kit / "share" / "jupyter"),
+        "SQUAD_DATA_HOME": str(layout.data),
+    }
+    own_lib = layout.root / "python" / "lib"
+    if own_lib.is_dir():  # the copy of the interpreter finds its libpython there
+        environment["LD_LIBRARY_PATH"] = str(own_lib)
     if os.environ.get("SQUAD_DATA_MIRROR"):
         environment["SQUAD_DATA_MIRROR"] = os.environ["SQUAD_DATA_MIRROR"]
+    return environment
+
+
+def _settings(course: CourseFile, layout: HubLayout, *, ip: str) -> dict[str, Any]:
+    scripts = user_python(layout.root / "python")
     return {
         "course_id": course.course_id,
         "ip": ip,
@@ -336,8 +364,7 @@ def _settings(course: CourseFile, layout: HubLayout, *, ip: str) -> dict[str, An
         "trainees": list(course.trainees),
         "grader": course.grader,
         "course_root": str(layout.course),
-        "etc": str(layout.etc),
-        "environment": environment,
+        "environments": {role: role_environment(layout, role) for role in _ROLES_PARTS},
         "idle_seconds": course.idle_minutes * 60,
     }
 
@@ -386,11 +413,7 @@ c.Spawner.http_timeout = 300
 def per_role_environment(spawner):
     """Trainees and instructors see different parts of nbgrader."""
     role = "instructor" if spawner.user.name in S["instructors"] else "trainee"
-    spawner.environment = {{
-        **spawner.environment,
-        **S["environment"],
-        "JUPYTER_CONFIG_PATH": S["etc"] + "/" + role,
-    }}
+    spawner.environment = {{**spawner.environment, **S["environments"][role]}}
 
 
 c.Spawner.pre_spawn_hook = per_role_environment
@@ -438,9 +461,8 @@ c.JupyterHub.services = [
         "cwd": S["course_root"],
         "oauth_no_confirm": True,
         "environment": {{
-            **S["environment"],
+            **S["environments"]["grader"],
             "JUPYTERHUB_DEFAULT_URL": "/lab",
-            "JUPYTER_CONFIG_PATH": S["etc"] + "/grader",
         }},
     }},
     {{

@@ -3,11 +3,13 @@
 Trainees' servers, their kernels and the grader's Formgrader run under their own Unix
 accounts with the kit's environment. When the environment's base interpreter sits
 where other accounts cannot read it (a pyenv or conda Python in root's home folder, a
-common case on servers and CI machines), the hub gets a small environment of its own in
-``<hub_dir>/python/``: a venv made from a system Python of the same version, whose only
-content is a ``.pth`` file that adds the kit's ``site-packages``, and copies of the
-kit's scripts that start with that interpreter. Same packages, same versions: nothing
-is installed twice.
+common case on servers and CI machines), the hub gets a copy of that interpreter in
+``<hub_dir>/python/``: the same binary, its shared library and its standard library
+(about 120 MB, copied once), whose ``site-packages`` holds only a ``.pth`` file that adds
+the kit's. Its scripts (``jupyterhub-singleuser``, ``nbgrader``, ``squad``, ...) are
+the kit's, started with that copy. Same interpreter, same packages, nothing installed
+twice. (A system Python of the same minor version is not enough: packages such as
+soupsieve rely on fixes of later patch releases.)
 """
 
 from __future__ import annotations
@@ -16,12 +18,11 @@ import logging
 import os
 import shutil
 import stat
-import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
-from squad.errors import InvalidInputError, ToolFailedError
+from squad.errors import InvalidInputError
 
 __all__ = ["readable_by_all", "user_python"]
 
@@ -48,13 +49,43 @@ def readable_by_all(path: str | os.PathLike[str]) -> bool:
     return True
 
 
-def _system_python() -> Path | None:
+_SKIPPED = ("site-packages", "test", "idlelib", "tkinter", "ensurepip", "turtledemo")
+
+
+def _copy_interpreter(target: Path) -> Path:
+    """Copy this environment's base interpreter into ``target``; return its binary."""
+    base = Path(sys.base_prefix)
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    for folder in ("/usr/bin", "/usr/local/bin"):
-        candidate = Path(folder) / version
-        if candidate.is_file() and readable_by_all(candidate):
-            return candidate
-    return None
+    stamp = target / "copied-from.txt"
+    origin = f"{base} {sys.version}"
+    binary = target / "bin" / version
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == origin:
+        return binary
+    shutil.rmtree(target, ignore_errors=True)
+    (target / "bin").mkdir(parents=True)
+    shutil.copy2(Path(sys._base_executable).resolve(), binary)
+    for name in ("python", "python3"):
+        (target / "bin" / name).symlink_to(version)
+    stdlib = base / "lib" / version
+    shutil.copytree(
+        stdlib,
+        target / "lib" / version,
+        symlinks=True,
+        ignore=lambda folder, names: [
+            n
+            for n in names
+            if Path(folder) == stdlib and (n in _SKIPPED or n.startswith("config-"))
+        ],
+    )
+    # A Python built with --enable-shared finds libpython through LD_LIBRARY_PATH
+    # (see role_environment): its RUNPATH points into the unreadable folder.
+    for library in (base / "lib").glob("libpython*.so*"):
+        shutil.copy2(library, target / "lib" / library.name, follow_symlinks=True)
+    (target / "lib" / version / "site-packages").mkdir()
+    atomic_stamp = target / "copied-from.tmp"
+    atomic_stamp.write_text(origin, encoding="utf-8")
+    atomic_stamp.replace(stamp)
+    return binary
 
 
 def user_python(folder: str | os.PathLike[str]) -> Path:
@@ -63,8 +94,8 @@ def user_python(folder: str | os.PathLike[str]) -> Path:
     Parameters
     ----------
     folder : path-like
-        Where to make the hub's own small environment if it is needed
-        (``<hub_dir>/python``); rewritten at every call.
+        Where to copy the interpreter if other accounts cannot read the kit's
+        (``<hub_dir>/python``); kept between starts while the interpreter is the same.
 
     Returns
     -------
@@ -75,51 +106,30 @@ def user_python(folder: str | os.PathLike[str]) -> Path:
     Raises
     ------
     InvalidInputError
-        If the kit's environment itself cannot be read by other accounts, or no system
-        Python of the same version exists.
+        If the kit's packages themselves cannot be read by other accounts.
     """
     scripts = Path(sysconfig.get_path("scripts"))
     purelib = Path(sysconfig.get_path("purelib"))
     base = Path(sys.base_prefix)
     target = Path(folder)
-    if readable_by_all(purelib) and readable_by_all(base / "lib"):
-        if readable_by_all(Path(sys.executable)):
-            shutil.rmtree(target, ignore_errors=True)
-            return scripts
     if not readable_by_all(purelib):
         msg = (
             f"The kit's environment '{purelib}' cannot be read by other accounts: "
             "install the kit in a folder every user can reach (e.g. /opt/squad)."
         )
         raise InvalidInputError(msg)
-    system_python = _system_python()
-    if system_python is None:
-        msg = (
-            f"The kit's Python ({base}) cannot be read by other accounts and there is "
-            f"no /usr/bin/python{sys.version_info.major}.{sys.version_info.minor}: "
-            "install it (apt-get install python3) or make the kit's Python readable."
-        )
-        raise InvalidInputError(msg)
+    if readable_by_all(base / "lib") and readable_by_all(Path(sys.executable)):
+        shutil.rmtree(target, ignore_errors=True)
+        return scripts
 
-    shutil.rmtree(target, ignore_errors=True)
-    result = subprocess.run(
-        [str(system_python), "-m", "venv", "--without-pip", str(target)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        msg = f"`{system_python} -m venv` failed: {result.stderr.strip()[-300:]}."
-        raise ToolFailedError(msg)
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    site_packages = target / "lib" / version / "site-packages"
-    (site_packages / "squad-kit.pth").write_text(
+    binary = _copy_interpreter(target)
+    version = binary.name
+    (target / "lib" / version / "site-packages" / "squad-kit.pth").write_text(
         f"import site; site.addsitedir({str(purelib)!r})\n", encoding="utf-8"
     )
-    own_python = target / "bin" / "python"
     kit_shebang = "#!" + str(Path(sys.executable))
     for script in scripts.iterdir():
-        if not script.is_file() or (target / "bin" / script.name).exists():
+        if not script.is_file() or script.name.startswith("python"):
             continue
         try:
             text = script.read_text(encoding="utf-8")
@@ -128,17 +138,18 @@ def user_python(folder: str | os.PathLike[str]) -> Path:
         first, _, rest = text.partition("\n")
         if first.strip() == kit_shebang:
             copy = target / "bin" / script.name
-            copy.write_text(f"#!{own_python}\n{rest}", encoding="utf-8")
+            copy.write_text(f"#!{binary}\n{rest}", encoding="utf-8")
             copy.chmod(0o755)
     for path in [target, *target.rglob("*")]:
         if not path.is_symlink():
-            path.chmod(path.stat().st_mode | stat.S_IROTH | stat.S_IRGRP)
-            if path.is_dir():
-                path.chmod(path.stat().st_mode | stat.S_IXOTH | stat.S_IXGRP)
+            mode = path.stat().st_mode | stat.S_IRGRP | stat.S_IROTH
+            if path.is_dir() or mode & stat.S_IXUSR:
+                mode |= stat.S_IXGRP | stat.S_IXOTH
+            path.chmod(mode)
     logger.info(
-        "The kit's Python is not readable by other accounts; the hub runs the kit "
-        "with %s through %s",
-        system_python,
+        "The kit's Python (%s) is not readable by other accounts; the hub runs the "
+        "kit with a copy in %s",
+        base,
         target,
     )
     return target / "bin"

@@ -123,6 +123,16 @@ class HubServer:
         self.stop()
 
 
+def _hub_error(log_file: Path) -> str:
+    """The hub's last error or critical line (the proxy's output may come after it)."""
+    if log_file.exists():
+        lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        errors = [line for line in lines if line.startswith(("[E ", "[C "))]
+        if errors:
+            return errors[-1].split("] ", 1)[-1].strip()
+    return _log_tail(log_file)
+
+
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}hub/api/", timeout=5) as response:
@@ -184,7 +194,7 @@ def start_hub(
             if process.poll() is not None:
                 msg = (
                     f"JupyterHub exited with status {process.returncode} while "
-                    f"starting: {_log_tail(Path(layout.log_file))}. Its log: "
+                    f"starting: {_hub_error(layout.log_file)}. Its log: "
                     f"{layout.log_file}."
                 )
                 raise ToolFailedError(msg)
