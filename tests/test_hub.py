@@ -460,6 +460,27 @@ def _trainee_rss(hub: Hub, name: str) -> dict[str, int]:
     return {kind: round(size / 2**20) for kind, size in sizes.items()}
 
 
+def _hub_overhead(hub: Hub) -> int:
+    """MB resident in the hub, its proxy and culler, and the grader's Formgrader."""
+    import pwd
+
+    import psutil
+
+    people = {pwd.getpwnam(n).pw_uid for n in hub.course.users}
+    grader = pwd.getpwnam(hub.course.grader).pw_uid
+    hub_process = psutil.Process(hub.server.process.pid)
+    processes = [hub_process, *hub_process.children(recursive=True)]
+    processes += [
+        p for p in psutil.process_iter(["uids"]) if p.info["uids"].real == grader
+    ]
+    total = 0
+    for process in {p.pid: p for p in processes}.values():
+        with contextlib.suppress(psutil.Error):
+            if process.uids().real not in people:
+                total += process.memory_info().rss
+    return round(total / 2**20)
+
+
 def _upload(person: Person, path: str, notebook: Path) -> None:
     """Save a notebook into the trainee's server, as JupyterLab saves one."""
     content = json.loads(notebook.read_text(encoding="utf-8"))
@@ -532,6 +553,7 @@ def test_course_cycle_in_the_browser(hub, browser):
 
     # They answer (the course's sample answers), open the notebook and press Validate.
     path = f"{ASSIGNMENT}/{NOTEBOOK}"
+    validate_started = time.monotonic()
     for kind, person in trainees.items():
         _upload(person, path, FIXTURES / ASSIGNMENT / f"{kind}.ipynb")
         with person.step("open"):
@@ -556,7 +578,11 @@ def test_course_cycle_in_the_browser(hub, browser):
             )
             expect(dialog).to_contain_text(expected_validation[kind])
             person.shot(f"05-validated-{kind}")
+    FIGURES["open_and_validate_three_at_once_s"] = round(
+        time.monotonic() - validate_started, 1
+    )
     memory = {kind: _trainee_rss(hub, p.name) for kind, p in trainees.items()}
+    FIGURES["hub_overhead_mb"] = _hub_overhead(hub)
     FIGURES["trainee_server_and_kernel_rss_mb"] = memory
     FIGURES["servers_at_once"] = len(trainees)
     for person in trainees.values():

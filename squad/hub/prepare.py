@@ -460,6 +460,8 @@ c.JupyterHub.services = [
         "user": S["grader"],
         "cwd": S["course_root"],
         "oauth_no_confirm": True,
+        # Seconds the hub waits for it at start; a loaded server needs more than 10.
+        "timeout": 300,
         "environment": {{
             **S["environments"]["grader"],
             "JUPYTERHUB_DEFAULT_URL": "/lab",
