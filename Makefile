@@ -12,7 +12,7 @@ export SQUAD_DATA_MIRROR ?= $(abspath ../shared/datasets)
 endif
 export MPLBACKEND ?= Agg
 
-.PHONY: install run test lint bench course lab system-deps clean
+.PHONY: install run test lint bench course lab system-deps clean hub hub-proxy
 
 # Reinstall only when the package metadata changed: a second `make` installs nothing.
 $(STAMP): pyproject.toml
@@ -61,17 +61,31 @@ course: install
 lab: install
 	$(BIN)/squad lab
 
+# JupyterHub's proxy from the npm registry, inside the kit (without make: the same
+# npm command). `make hub` starts the course's hub as root: accounts, then the hub.
+HUB_PROXY := .hub-node/node_modules/.bin/configurable-http-proxy
+HUB_COURSE ?= exercises/hub.yml
+
+$(HUB_PROXY):
+	npm install --prefix .hub-node --no-audit --no-fund --loglevel=error configurable-http-proxy@5.3.0
+
+hub-proxy: $(HUB_PROXY)
+
+hub: install hub-proxy
+	$(BIN)/squad hub accounts $(HUB_COURSE)
+	$(BIN)/squad hub start $(HUB_COURSE)
+
 lint: install
 	$(BIN)/ruff check squad tests bench notebooks conftest.py
 	$(BIN)/ruff format --check squad tests bench notebooks conftest.py
 	$(BIN)/lint-imports
 	$(BIN)/codespell squad tests datasets notebooks docs exercises/README.md README.md
 
-test: install system-deps browser-deps lint
+test: install system-deps browser-deps hub-proxy lint
 	$(BIN)/python -m pytest --durations=15
 
 bench: install
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache test-artifacts .hub-node

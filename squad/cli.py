@@ -625,30 +625,92 @@ def course_build(assignments: tuple[str, ...], course: Path | None) -> None:
 @_user_errors
 def lab(root: Path, course: Path | None, port: int, browser: bool) -> None:
     """Start JupyterLab on the kit, with the course and nbgrader's Formgrader."""
-    import signal
-
     from squad.course.lab import start_lab
 
     # Ctrl+C stops the lab even when it was started from a shell that ignores it (a
     # background job); a plain `kill` (SIGTERM) or a closed terminal (SIGHUP) also shuts
     # the server and its kernels down, even while the server is still starting.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if number is not None:
-            signal.signal(number, lambda *_: sys.exit(0))
+    _stop_on_signals()
     server = start_lab(root, course_dir=course, port=port, open_browser=browser)
     click.echo("JupyterLab is running. Open this address in your browser:")
     click.echo(f"    {server.lab_url()}")
     click.echo(f"Formgrader (instructors): {server.lab_url('formgrader')}")
+    _serve(server, "JupyterLab")
+
+
+def _stop_on_signals() -> None:
+    """Ctrl+C, a plain `kill` or a closed terminal stop a server the command runs."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if number is not None:
+            signal.signal(number, lambda *_: sys.exit(0))
+
+
+def _serve(server, name: str) -> None:
+    """Wait until the server ends or Ctrl+C; stop it; exit with its status."""
     click.echo("Press Ctrl+C to stop.")
     try:
         status = server.process.wait()
     except KeyboardInterrupt:
         status = 0
-        click.echo("Stopping JupyterLab...")
+        click.echo(f"Stopping {name}...")
     finally:
         server.stop()
     sys.exit(status)
+
+
+# --------------------------------------------------------------------------- hub
+_COURSE_FILE = click.argument(
+    "course_file", type=click.Path(dir_okay=False, path_type=Path)
+)
+
+
+@main.group("hub", context_settings=CONTEXT)
+def hub_group() -> None:
+    """A JupyterHub for the course on one Linux server (see docs/hub.md)."""
+
+
+@hub_group.command("accounts", context_settings=CONTEXT)
+@_COURSE_FILE
+@click.option(
+    "--remove", is_flag=True, help="Remove the accounts the kit made for the course."
+)
+@_user_errors
+def hub_accounts(course_file: Path, remove: bool) -> None:
+    """Create the Unix accounts and groups of COURSE_FILE's people (as root)."""
+    from squad.hub.accounts import create_accounts, remove_accounts
+    from squad.hub.coursefile import read_course_file
+
+    course = read_course_file(course_file)
+    if remove:
+        removed = remove_accounts(course)
+        click.echo(f"Removed {len(removed)} account(s)")
+    else:
+        click.echo(create_accounts(course).summary())
+
+
+@hub_group.command("start", context_settings=CONTEXT)
+@_COURSE_FILE
+@click.option(
+    "--ip",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on ('' for all; put HTTPS in front).",
+)
+@_user_errors
+def hub_start(course_file: Path, ip: str) -> None:
+    """Start the course's JupyterHub from COURSE_FILE; Ctrl+C stops it."""
+    from squad.hub.coursefile import read_course_file
+    from squad.hub.server import start_hub
+
+    _stop_on_signals()
+    server = start_hub(read_course_file(course_file), ip=ip)
+    click.echo(f"The course's JupyterHub is running: {server.url}")
+    click.echo(f"Formgrader (instructors, in its own tab): {server.formgrader_url}")
+    click.echo(f"Passwords (trainee, instructor): {server.layout.passwords}")
+    _serve(server, "the hub")
 
 
 if __name__ == "__main__":  # pragma: no cover

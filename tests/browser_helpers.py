@@ -225,6 +225,36 @@ def check_images(images, where: str) -> None:
         )
 
 
+def save_manual_score(page, scope, grading_frame, grade_id: str, score: float) -> None:
+    """Type a score into Formgrader's grading page and wait until Formgrader saved it.
+
+    ``scope`` holds the page's elements (the page, or a frame locator when Formgrader
+    sits in JupyterLab's tab); ``grading_frame()`` returns the frame that runs its
+    script, once the page shows. The page fills the
+    score boxes from the gradebook once it has loaded; a score typed before that would
+    be overwritten. The box then gets the event Formgrader saves on, its ``change``
+    event (what leaving the box fires), and the page's own save request must be
+    answered. Nothing is clicked: the page scrolls to the box, and whatever sits near
+    it may be under Formgrader's fixed navbar. (Escape, Formgrader's "defocus" key, is
+    bound only to inputs that existed when its page script started.)
+    """
+    from playwright.sync_api import expect
+
+    box = scope.locator(f"input.score#{grade_id}")
+    expect(box).to_be_visible(timeout=60_000)
+    grading_frame().wait_for_function(
+        "() => window.formgrader && formgrader.grades && formgrader.grades.loaded",
+        timeout=60_000,
+    )
+    with page.expect_response(
+        lambda r: "/api/grade/" in r.url and r.request.method == "PUT",
+        timeout=60_000,
+    ) as saved:
+        box.fill(str(score))
+        box.dispatch_event("change")
+    assert saved.value.ok, f"saving the grade answered {saved.value.status}"
+
+
 def read_json(path: Path) -> dict:
     """Read a JSON file."""
     return json.loads(path.read_text(encoding="utf-8"))

@@ -42,6 +42,7 @@ from browser_helpers import (
     launch_chromium,
     nbgrader,
     read_json,
+    save_manual_score,
     script_env,
     solutions,
     start_nbgrader,
@@ -439,28 +440,14 @@ def test_instructor_grades_written_answer_in_formgrader(tab, kit):
         expect(full).to_contain_text(f"{auto_points} / {total_points}")
         formgrader.get_by_role("link", name="trainee-full").press("Enter")
 
-        written = formgrader.locator(f"input.score#{written_id}")
-        expect(written).to_be_visible(timeout=30_000)
-        # The page fills the score boxes from the gradebook once it has loaded; a score
-        # typed before that would be overwritten.
-        grading_page = next(f for f in page.frames if "/submissions/" in f.url)
-        grading_page.wait_for_function(
-            "() => window.formgrader && formgrader.grades && formgrader.grades.loaded",
-            timeout=30_000,
+        save_manual_score(
+            page,
+            formgrader,
+            lambda: next(f for f in page.frames if "/submissions/" in f.url),
+            written_id,
+            MANUAL_SCORE,
         )
-        # Type the score, then send the box the event Formgrader saves on: its
-        # ``change`` event (what leaving the box fires). Wait for the page's own save
-        # request to be answered, then read the gradebook the server has written.
-        # Nothing is clicked: the page scrolls to the box, and whatever sits near it may
-        # be under Formgrader's fixed navbar. (Escape, Formgrader's "defocus" key, is
-        # bound only to inputs that existed when its page script started.)
-        with page.expect_response(
-            lambda r: "/api/grade/" in r.url and r.request.method == "PUT",
-            timeout=60_000,
-        ) as saved:
-            written.fill(str(MANUAL_SCORE))
-            written.dispatch_event("change")
-        assert saved.value.ok, f"saving the grade answered {saved.value.status}"
+        # Then read the gradebook the server has written.
 
         db_url = f"sqlite:///{(kit.course / 'gradebook.db').as_posix()}"
         with Gradebook(db_url) as gradebook:

@@ -365,18 +365,7 @@ class LabServer:
 
     def stop(self, timeout: float = 20.0) -> None:
         """Shut the server and its kernels down (SIGTERM, then a kill after ``timeout``)."""
-        process = self.process
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                logger.warning("JupyterLab did not stop in %.0f s; killing it", timeout)
-                if os.name == "posix":
-                    with contextlib.suppress(OSError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                process.kill()
-                process.wait()
+        stop_process(self.process, timeout, "JupyterLab")
         if self._log_handle is not None:
             self._log_handle.close()
             self._log_handle = None
@@ -386,6 +375,25 @@ class LabServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def stop_process(process: subprocess.Popen, timeout: float, name: str) -> None:
+    """Stop a server the kit started: SIGTERM, then a kill of its group after ``timeout``.
+
+    The server's own SIGTERM handling stops what it started (kernels, user servers).
+    """
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        logger.warning("%s did not stop in %.0f s; killing it", name, timeout)
+        if os.name == "posix":
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
+        process.kill()
+        process.wait()
 
 
 def _server_environment(

@@ -425,5 +425,12 @@ def write_feedback(
                 rows = [r for r in results if r["notebook"] == notebook]
                 page = _page(student, assignment, notebook, rows, total)
                 written.append(atomic_write_text(dest / f"{notebook}.html", page))
+            # `nbgrader release_feedback` files each page under a hash of the
+            # notebook, the submission's timestamp and its secret (exchange route):
+            # it reads them here, as `nbgrader generate_feedback` leaves them.
+            for name in ("timestamp.txt", "submission_secret.txt"):
+                if results and (autograded / name).is_file():
+                    text = (autograded / name).read_text(encoding="utf-8")
+                    atomic_write_text(dest / name, text)
     log.info("Wrote %d feedback page(s) for %s", len(written), assignment)
     return written

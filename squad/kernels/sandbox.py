@@ -91,6 +91,8 @@ DEFAULT_ENV_ALLOW = (
     "NBGRADER_EXECUTION",
     "SQUAD_DATA_HOME",
     "SQUAD_DATA_MIRROR",
+    # A Python built with --enable-shared may need it to find libpython (squad hub).
+    "LD_LIBRARY_PATH",
     # Windows cannot start Python without these.
     "SYSTEMROOT",
     "WINDIR",

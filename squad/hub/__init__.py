@@ -1,0 +1,9 @@
+"""A JupyterHub for the Coffee and Coding course on one Linux server (``squad hub``).
+
+- ``coursefile``: the course file kept with the course (course id, instructors,
+  trainees, a roster from an LMS export), checked.
+- ``accounts``: the course's Unix accounts and groups (``squad hub accounts``).
+- ``prepare``: the hub's one folder of state and its generated configuration.
+- ``server``: start and stop the hub (``squad hub start``).
+- ``exchange``: nbgrader's submit, private to its owner and the grader.
+"""

@@ -1,0 +1,704 @@
+"""The course's JupyterHub (`squad hub`), run for real on localhost with Unix accounts.
+
+One hub per module, started by `squad.hub.start_hub` from a course file, for a course
+whose id, accounts and groups carry a random prefix (``sqt<hex>``); the accounts are
+removed, every process is stopped and the hub folder deleted at the end, also when a
+test fails. Root on Linux only (the hub makes accounts and runs servers as them).
+
+* isolation, asserted from the operating system: a trainee's process cannot read
+  another trainee's submission, the gradebook or the course's source (hidden tests),
+  and cannot write into the release folder;
+* load: 30 trainees submit at once through nbgrader's exchange, each as its own Unix
+  user, and the instructor collects 30 submissions, each the right person's;
+* the whole course cycle in Chromium: the instructor releases from Formgrader, three
+  trainees log in, fetch, answer, validate and submit in JupyterLab, the instructor
+  collects, grades with `squad grade` and by hand in Formgrader, releases feedback, and
+  each trainee sees their own feedback and nobody else's.
+
+Figures (start times, memory per trainee server, load timings) are written to
+``test-artifacts/hub/figures.json``; a screenshot of each browser step goes beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import nbformat
+import pytest
+from browser_helpers import (
+    ConsoleLog,
+    artifacts_on_failure,
+    launch_chromium,
+    save_manual_score,
+)
+from hub_helpers import run_as, user_env
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts" / "hub"
+FIXTURES = REPO / "tests" / "fixtures" / "submissions"
+
+ASSIGNMENT = "02-occupation-coding"
+NOTEBOOK = "occupation-coding.ipynb"
+LOAD_ASSIGNMENT = "01-survey-microdata"
+N_TRAINEES = 30
+#: The three trainees of the browser cycle and the fixture answers each hands in.
+KINDS = ("full", "partial", "untouched")
+#: Autograded points of each fixture (tests/test_course_workflow.py), and the points
+#: the instructor gives the full answer's written question by hand.
+AUTO_POINTS = {"full": 12, "partial": 5, "untouched": 0}
+MANUAL_SCORE = 2
+NOTEBOOK_TIMEOUT_MS = 300_000
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux") or os.geteuid() != 0,
+        reason="the hub makes Unix accounts and runs servers as them: Linux, as root",
+    ),
+]
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # the browser test fails below with what to install
+    expect = sync_playwright = None
+
+FIGURES: dict[str, object] = {}
+
+
+@dataclass
+class Hub:
+    """The running hub of the module and what the tests need to know about it."""
+
+    server: object
+    course: object
+    layout: object
+    passwords: dict
+    instructor: str
+    trainees: list[str]
+    uids: set[int] = field(default_factory=set)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def env(self, role: str) -> dict[str, str]:
+        """The environment the hub gives a process of this role."""
+        from squad.hub.prepare import role_environment
+
+        return role_environment(self.layout, role)
+
+    def as_grader(
+        self, *args: str, timeout: float = 900
+    ) -> subprocess.CompletedProcess:
+        """Run one of the kit's commands as the grader, in the hub's course folder."""
+        result = run_as(
+            self.course.grader,
+            [str(self.layout.scripts / args[0]), *args[1:]],
+            scripts=self.layout.scripts,
+            env=self.env("grader"),
+            cwd=self.layout.course,
+            timeout=timeout,
+        )
+        assert result.returncode == 0, (
+            f"{' '.join(args)} as the grader failed:\n{result.stdout}\n{result.stderr}"
+        )
+        return result
+
+
+def _free_ports(course) -> object:
+    """A copy of ``course`` on four free consecutive ports."""
+    from squad.errors import ServiceError
+    from squad.hub.server import check_ports
+
+    for _ in range(50):
+        candidate = replace(course, port=20000 + 4 * secrets.randbelow(9000))
+        with contextlib.suppress(ServiceError):
+            check_ports(candidate)
+            return candidate
+    pytest.fail("no four free consecutive ports were found")
+
+
+def _stop_processes_of(uids: set[int]) -> None:
+    """Stop what the hub may have left running as the test's accounts (by pid)."""
+    import psutil
+
+    found = [p for p in psutil.process_iter(["uids"]) if p.info["uids"].real in uids]
+    for process in found:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    _, alive = psutil.wait_procs(found, timeout=20)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def hub():
+    """The course's hub, with its accounts; everything removed at the end."""
+    import pwd
+
+    from squad.hub.accounts import create_accounts, remove_accounts
+    from squad.hub.coursefile import read_course_file
+    from squad.hub.prepare import hub_layout
+    from squad.hub.server import start_hub
+
+    prefix = "sqt" + secrets.token_hex(3)
+    instructor = f"{prefix}-ins"
+    trainees = [f"{prefix}-t{n:02d}" for n in range(1, N_TRAINEES + 1)]
+    base = Path(tempfile.mkdtemp(prefix="squad-hub-", dir="/tmp"))
+    base.chmod(0o755)  # the hub folder inside is reached by every account
+    course_file = base / "hub.yml"
+    course_file.write_text(
+        json.dumps(
+            {
+                "course_id": prefix,
+                "course": str(REPO / "exercises"),
+                "hub_dir": str(base / "hub"),
+                "port": 8000,
+                "instructors": [instructor],
+                "trainees": trainees,
+                "datasets": ["soc2010"],
+                "idle_minutes": 30,
+            }
+        )
+    )
+    course = _free_ports(read_course_file(course_file))
+    server = None
+    uids: set[int] = set()
+    try:
+        started = time.monotonic()
+        create_accounts(course)
+        FIGURES["accounts_s"] = round(time.monotonic() - started, 1)
+        uids = {pwd.getpwnam(n).pw_uid for n in (*course.users, course.grader)}
+        started = time.monotonic()
+        server = start_hub(course)
+        FIGURES["hub_start_s"] = round(time.monotonic() - started, 1)
+        passwords = json.loads(server.layout.passwords.read_text())
+        yield Hub(
+            server, server.course, server.layout, passwords, instructor, trainees, uids
+        )
+    finally:
+        if server is not None:
+            server.stop()
+        log = hub_layout(course).log_file
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        if log.exists():
+            shutil.copy2(log, ARTIFACTS / "jupyterhub.log")
+        _stop_processes_of(uids)
+        remove_accounts(course)
+        shutil.rmtree(base, ignore_errors=True)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "figures.json").write_text(json.dumps(FIGURES, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------- load
+def _submission_folders(hub: Hub, assignment: str) -> list[Path]:
+    inbound = hub.layout.exchange / hub.course.course_id / "inbound"
+    return sorted(p for p in inbound.iterdir() if f"+{assignment}+" in p.name)
+
+
+@pytest.fixture(scope="module")
+def load_run(hub):
+    """Release an assignment; 30 trainees fetch and submit at once; the grader collects."""
+    import pwd
+
+    hub.as_grader("nbgrader", "generate_assignment", LOAD_ASSIGNMENT, "--force")
+    hub.as_grader("nbgrader", "release_assignment", LOAD_ASSIGNMENT)
+    markers = {name: f"load-marker {name} {uuid.uuid4().hex}" for name in hub.trainees}
+    plan = {"assignment": LOAD_ASSIGNMENT, "trainees": []}
+    for name in hub.trainees:
+        entry = pwd.getpwnam(name)
+        plan["trainees"].append(
+            {
+                "name": name,
+                "uid": entry.pw_uid,
+                "gid": entry.pw_gid,
+                "groups": os.getgrouplist(name, entry.pw_gid),
+                "env": user_env(name, hub.layout.scripts, hub.env("trainee")),
+                "marker": markers[name],
+            }
+        )
+    plan_file = hub.layout.root / "load-plan.json"
+    plan_file.write_text(json.dumps(plan))
+    driver = subprocess.run(
+        [str(hub.layout.scripts / "python"), str(REPO / "tests" / "hub_helpers.py")]
+        + [str(plan_file)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert driver.returncode == 0, driver.stderr[-3000:]
+    results = json.loads(driver.stdout.strip().splitlines()[-1])
+    started = time.monotonic()
+    collect = hub.as_grader("nbgrader", "collect", LOAD_ASSIGNMENT)
+    spans = [r["end"] - r["start"] for r in results.values()]
+    FIGURES["load"] = {
+        "trainees": len(results),
+        "all_submitted_within_s": round(
+            max(r["end"] for r in results.values())
+            - min(r["start"] for r in results.values()),
+            1,
+        ),
+        "fetch_and_submit_median_s": round(sorted(spans)[len(spans) // 2], 1),
+        "collect_s": round(time.monotonic() - started, 1),
+    }
+    return results, markers, driver.stderr, collect
+
+
+def test_thirty_trainees_submit_at_once_and_all_are_collected(hub, load_run):
+    """30 trainees submit at once, each as itself; 30 collected, none lost or mixed up."""
+    import pwd
+
+    results, markers, errors, _ = load_run
+    failed = {n: r["status"] for n, r in results.items() if r["status"] != 0}
+    assert failed == {}, f"submissions failed: {failed}\n{errors[-3000:]}"
+    assert sorted(results) == sorted(hub.trainees)
+
+    # The exchange holds one submission per trainee, owned by that trainee's account.
+    folders = _submission_folders(hub, LOAD_ASSIGNMENT)
+    owners = sorted(pwd.getpwuid(p.stat().st_uid).pw_name for p in folders)
+    named = sorted(p.name.split("+", 1)[0] for p in folders)
+    assert owners == named == sorted(hub.trainees)
+
+    # The instructor's course holds exactly the 30, each with its own marker only.
+    submitted = hub.layout.course / "submitted"
+    assert sorted(p.name for p in submitted.iterdir()) == sorted(hub.trainees)
+    for name in hub.trainees:
+        notebooks = list((submitted / name / LOAD_ASSIGNMENT).glob("*.ipynb"))
+        assert len(notebooks) == 1, f"{name}: {notebooks}"
+        text = notebooks[0].read_text(encoding="utf-8")
+        found = [other for other, marker in markers.items() if marker in text]
+        assert found == [name], f"{name}'s submission carries markers of {found}"
+
+
+# --------------------------------------------------------------------------- isolation
+_PROBE = r"""
+import json, os, sys
+checks = json.loads(sys.argv[1])
+results = {}
+for name, (action, path) in checks.items():
+    try:
+        if action == "list":
+            os.listdir(path)
+        elif action == "read":
+            with open(path, "rb") as handle:
+                handle.read(1)
+        elif action == "write":
+            with open(path, "a") as handle:
+                handle.write("x")
+        results[name] = "ok"
+    except Exception as err:
+        results[name] = type(err).__name__
+print(json.dumps(results))
+"""
+
+
+def test_trainee_cannot_read_others_work_gradebook_or_source(hub, load_run):
+    """From a trainee's own process the OS refuses others' work, grades and sources."""
+    other, me = hub.trainees[0], hub.trainees[1]
+    folders = _submission_folders(hub, LOAD_ASSIGNMENT)
+    theirs = next(p for p in folders if p.name.startswith(other + "+"))
+    mine = next(p for p in folders if p.name.startswith(me + "+"))
+    notebook = "survey-microdata.ipynb"
+    outbound = hub.layout.exchange / hub.course.course_id / "outbound" / LOAD_ASSIGNMENT
+    source = hub.layout.course / "source" / ASSIGNMENT / NOTEBOOK
+    checks = {
+        "list the inbound folder": ("list", str(theirs.parent)),
+        "read another trainee's submission": ("read", str(theirs / notebook)),
+        "read the gradebook": ("read", str(hub.layout.gradebook)),
+        "list the course's source": ("list", str(source.parent.parent)),
+        "read hidden tests in source": ("read", str(source)),
+        "add a file to the release": ("write", str(outbound / "extra.py")),
+        "change the released notebook": ("write", str(outbound / notebook)),
+        "read another trainee's home": ("list", str(Path(pwd_home(other)))),
+        # The same process can do what a trainee must be able to do.
+        "read own submission": ("read", str(mine / notebook)),
+        "read the release": ("read", str(outbound / notebook)),
+    }
+    probe = run_as(
+        me,
+        [str(hub.layout.scripts / "python"), "-c", _PROBE, json.dumps(checks)],
+        scripts=hub.layout.scripts,
+        env=hub.env("trainee"),
+    )
+    assert probe.returncode == 0, probe.stderr
+    results = json.loads(probe.stdout)
+    expected = {name: "PermissionError" for name in checks}
+    expected["read own submission"] = expected["read the release"] = "ok"
+    assert results == expected
+
+
+def pwd_home(name: str) -> str:
+    """An account's home folder."""
+    import pwd
+
+    return pwd.getpwnam(name).pw_dir
+
+
+def test_accounts_need_root(hub):
+    """`squad hub accounts` run by a trainee: one line, exit status 2, nothing made."""
+    result = run_as(
+        hub.trainees[0],
+        [str(hub.layout.scripts / "squad"), "hub", "accounts", str(hub.course.path)],
+        scripts=hub.layout.scripts,
+        env=hub.env("trainee"),
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "needs root" in result.stderr
+
+
+# --------------------------------------------------------------------------- browser
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright; fails (never skips) when it cannot start."""
+    if sync_playwright is None:
+        pytest.fail("Playwright for Python is not installed: run `make install`.")
+    with sync_playwright() as playwright:
+        try:
+            chromium = launch_chromium(playwright)
+        except RuntimeError as err:
+            pytest.fail(str(err), pytrace=False)
+        yield chromium
+        chromium.close()
+
+
+class Person:
+    """One person's browser (own cookies) on the hub."""
+
+    def __init__(self, browser, hub: Hub, name: str) -> None:
+        self.hub = hub
+        self.name = name
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+        self.page = self.context.new_page()
+        self.console = ConsoleLog(self.page)
+
+    def login(self, password: str, next_path: str = "") -> None:
+        """Log in through the hub's login page."""
+        query = f"?next={next_path}" if next_path else ""
+        self.page.goto(f"{self.hub.url}hub/login{query}")
+        self.page.locator("#username_input").fill(self.name)
+        self.page.locator("#password_input").fill(password)
+        self.page.locator("#password_input").press("Enter")
+
+    def shot(self, step: str) -> None:
+        """Keep a screenshot of what this person sees at ``step``."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{step}-{self.name}.png"))
+
+    def menu(self, top: str, item: str) -> None:
+        """Choose ``top`` → ``item`` in JupyterLab's menu bar."""
+        page = self.page
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{top}$")).click()
+        label = re.compile(f"^{re.escape(item)}(…)?$")
+        page.locator(".lm-Menu-itemLabel", has_text=label).click()
+
+    def step(self, name: str):
+        """Save artifacts if a step fails."""
+        return artifacts_on_failure(
+            f"hub-{name}-{self.name}",
+            self.page,
+            self.console,
+            server_log=self.hub.layout.log_file,
+        )
+
+
+class Formgrader(Person):
+    """The instructor, on the course's Formgrader in a tab of its own."""
+
+    def open(self) -> None:
+        self.page.goto(self.hub.server.formgrader_url)
+        expect(
+            self.page.get_by_role("heading", name="Manage Assignments")
+        ).to_be_visible(timeout=120_000)
+
+    def row(self):
+        return self.page.locator(
+            "tr", has=self.page.get_by_role("link", name=ASSIGNMENT, exact=True)
+        )
+
+    def press(self, column: str, message: str) -> None:
+        """Press an action of the assignment's row; close the log it shows."""
+        self.row().locator(f"td.{column} a").press("Enter")
+        # Formgrader shows the log of the action in a dialog, "Success" or "Error".
+        modal = self.page.locator(".modal.in")
+        expect(modal).to_have_count(1, timeout=NOTEBOOK_TIMEOUT_MS)
+        expect(modal).to_contain_text(message)
+        modal.locator(".modal-footer button").press("Enter")
+        expect(self.page.locator(".modal.in")).to_have_count(0)
+
+
+def _trainee_rss(hub: Hub, name: str) -> dict[str, int]:
+    """MB resident in a trainee's processes: their server and their kernels."""
+    import pwd
+
+    import psutil
+
+    uid = pwd.getpwnam(name).pw_uid
+    sizes = {"server": 0, "kernels": 0}
+    for process in psutil.process_iter(["uids", "memory_info", "cmdline"]):
+        if process.info["uids"].real == uid and process.info["memory_info"]:
+            kind = (
+                "kernels"
+                if "ipykernel" in " ".join(process.info["cmdline"])
+                else "server"
+            )
+            sizes[kind] += process.info["memory_info"].rss
+    return {kind: round(size / 2**20) for kind, size in sizes.items()}
+
+
+def _hub_overhead(hub: Hub) -> int:
+    """MB resident in the hub, its proxy and culler, and the grader's Formgrader."""
+    import pwd
+
+    import psutil
+
+    people = {pwd.getpwnam(n).pw_uid for n in hub.course.users}
+    grader = pwd.getpwnam(hub.course.grader).pw_uid
+    hub_process = psutil.Process(hub.server.process.pid)
+    processes = [hub_process, *hub_process.children(recursive=True)]
+    processes += [
+        p for p in psutil.process_iter(["uids"]) if p.info["uids"].real == grader
+    ]
+    total = 0
+    for process in {p.pid: p for p in processes}.values():
+        with contextlib.suppress(psutil.Error):
+            if process.uids().real not in people:
+                total += process.memory_info().rss
+    return round(total / 2**20)
+
+
+def _upload(person: Person, path: str, notebook: Path) -> None:
+    """Save a notebook into the trainee's server, as JupyterLab saves one."""
+    content = json.loads(notebook.read_text(encoding="utf-8"))
+    status = person.page.evaluate(
+        """async ([base, path, content]) => {
+            const xsrf = decodeURIComponent(
+                (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || "");
+            const response = await fetch(`${base}api/contents/${path}`, {
+                method: "PUT",
+                headers: {"Content-Type": "application/json", "X-XSRFToken": xsrf},
+                body: JSON.stringify({type: "notebook", format: "json", content}),
+            });
+            return response.status;
+        }""",
+        [f"/user/{person.name}/", path, content],
+    )
+    assert status in (200, 201), f"saving {path} for {person.name} answered {status}"
+
+
+def test_course_cycle_in_the_browser(hub, browser):
+    """Release, fetch, answer, validate, submit, collect, grade, feedback: in Chromium."""
+    from nbgrader.api import Gradebook
+
+    instructor = Formgrader(browser, hub, hub.instructor)
+    trainees = {
+        kind: Person(browser, hub, name)
+        for kind, name in zip(KINDS, hub.trainees, strict=False)
+    }
+    course_id = hub.course.course_id
+    exchange = hub.layout.exchange / course_id
+
+    # The instructor releases the assignment from Formgrader, in its own tab.
+    with instructor.step("release"):
+        instructor.login(
+            hub.passwords["instructor"], f"/services/{course_id}/formgrader"
+        )
+        instructor.open()
+        instructor.shot("01-formgrader")
+        instructor.press("assign", "Successfully created the student version")
+        instructor.press("release", f"Successfully released '{ASSIGNMENT}'")
+        instructor.shot("02-released")
+    assert (exchange / "outbound" / ASSIGNMENT / NOTEBOOK).is_file()
+
+    # Three trainees log in at once; the hub starts a server for each.
+    started = time.monotonic()
+    for person in trainees.values():
+        person.login(hub.passwords["trainee"])
+    menu_bar = ".lm-MenuBar-itemLabel"
+    first = None
+    for person in trainees.values():
+        with person.step("login"):
+            expect(person.page.locator(menu_bar).first).to_be_visible(timeout=300_000)
+        first = first or round(time.monotonic() - started, 1)
+        assert f"/user/{person.name}/lab" in person.page.url
+    FIGURES["first_trainee_server_ready_s"] = first
+    FIGURES["three_trainee_servers_ready_s"] = round(time.monotonic() - started, 1)
+    trainees["full"].shot("03-trainee-lab")
+
+    # Each fetches the assignment in the Assignment List.
+    for person in trainees.values():
+        with person.step("fetch"):
+            person.menu("Nbgrader", "Assignment List")
+            released = person.page.locator("#released_assignments_list")
+            released.get_by_role("button", name="Fetch").press("Enter")
+            fetched = person.page.locator("#fetched_assignments_list")
+            expect(fetched).to_contain_text(ASSIGNMENT, timeout=120_000)
+    trainees["full"].shot("04-fetched")
+    for person in trainees.values():
+        assert (Path(pwd_home(person.name)) / ASSIGNMENT / NOTEBOOK).is_file()
+
+    # They answer (the course's sample answers), open the notebook and press Validate.
+    path = f"{ASSIGNMENT}/{NOTEBOOK}"
+    validate_started = time.monotonic()
+    for kind, person in trainees.items():
+        _upload(person, path, FIXTURES / ASSIGNMENT / f"{kind}.ipynb")
+        with person.step("open"):
+            person.menu("File", "Open from Path")
+            dialog = person.page.locator(".jp-Dialog")
+            dialog.locator("input").fill(path)
+            dialog.get_by_role("button", name="Open").press("Enter")
+            expect(dialog).to_have_count(0)
+            panel = person.page.locator(".jp-NotebookPanel:visible")
+            expect(panel.locator(".jp-Cell").first).to_be_visible(timeout=120_000)
+            panel.locator(".jp-Toolbar").get_by_text("Validate", exact=True).click()
+    expected_validation = {
+        "full": "Success! Your notebook passes all the tests.",
+        "partial": "The following cell failed:",
+        "untouched": "You did not provide a response.",
+    }
+    for kind, person in trainees.items():
+        with person.step("validate"):
+            dialog = person.page.locator(".jp-Dialog")
+            expect(dialog.get_by_text("Validation Results")).to_be_visible(
+                timeout=NOTEBOOK_TIMEOUT_MS
+            )
+            expect(dialog).to_contain_text(expected_validation[kind])
+            person.shot(f"05-validated-{kind}")
+    FIGURES["open_and_validate_three_at_once_s"] = round(
+        time.monotonic() - validate_started, 1
+    )
+    memory = {kind: _trainee_rss(hub, p.name) for kind, p in trainees.items()}
+    FIGURES["hub_overhead_mb"] = _hub_overhead(hub)
+    FIGURES["trainee_server_and_kernel_rss_mb"] = memory
+    FIGURES["servers_at_once"] = len(trainees)
+    for person in trainees.values():
+        person.page.locator(".jp-Dialog").get_by_role("button", name="Ok").press(
+            "Enter"
+        )
+
+    # ... and submit in the Assignment List.
+    for person in trainees.values():
+        with person.step("submit"):
+            person.menu("Nbgrader", "Assignment List")
+            fetched = person.page.locator("#fetched_assignments_list")
+            row = fetched.locator(".list_item", has_text=ASSIGNMENT).first
+            row.get_by_role("button", name="Submit").press("Enter")
+            submitted = person.page.locator("#submitted_assignments_list")
+            expect(
+                submitted.locator(".list_item", has_text=ASSIGNMENT)
+            ).not_to_have_count(0, timeout=120_000)
+    trainees["partial"].shot("06-submitted")
+    assert len(_submission_folders(hub, ASSIGNMENT)) == len(KINDS)
+
+    # The instructor collects in Formgrader, grades with `squad grade` (sandboxed) in
+    # the grader's account, as in a terminal of the Formgrader's JupyterLab.
+    with instructor.step("collect"):
+        instructor.open()
+        instructor.press(
+            "collect", f"Successfully collected submissions of '{ASSIGNMENT}'"
+        )
+    names = {p.name for p in (hub.layout.course / "submitted").iterdir()}
+    assert {p.name for p in trainees.values()} <= names
+    started = time.monotonic()
+    hub.as_grader(
+        "squad",
+        "grade",
+        ASSIGNMENT,
+        "--course",
+        str(hub.layout.course),
+        "--student",
+        f"{course_id}-t0[123]",
+        "--no-progress",
+    )
+    FIGURES["squad_grade_three_s"] = round(time.monotonic() - started, 1)
+
+    # ... grades the written answer of the full submission by hand in Formgrader.
+    written_id = next(
+        cell.metadata["nbgrader"]["grade_id"]
+        for cell in nbformat.read(
+            hub.layout.course / "source" / ASSIGNMENT / NOTEBOOK, as_version=4
+        ).cells
+        if cell.cell_type == "markdown"
+        and cell.metadata.get("nbgrader", {}).get("grade")
+        and cell.metadata["nbgrader"].get("solution")
+    )
+    full = trainees["full"].name
+    page = instructor.page
+    with instructor.step("manual-grade"):
+        instructor.open()
+        page.get_by_role("link", name="Manual Grading").press("Enter")
+        page.get_by_role("link", name=ASSIGNMENT).press("Enter")
+        page.get_by_role("link", name=Path(NOTEBOOK).stem, exact=True).press("Enter")
+        expect(page.locator("tbody tr")).to_have_count(len(KINDS), timeout=60_000)
+        page.get_by_role("button", name="Show All Names").press("Enter")
+        expect(page.get_by_role("button", name="Hide All Names")).to_be_visible()
+        page.get_by_role("link", name=full).press("Enter")
+        save_manual_score(page, page, lambda: page, written_id, MANUAL_SCORE)
+        instructor.shot("07-manual-grade")
+
+    # ... writes the feedback (`squad feedback`: no hidden tests in it) and releases it
+    # from Formgrader.
+    hub.as_grader("squad", "feedback", ASSIGNMENT, "--course", str(hub.layout.course))
+    with instructor.step("release-feedback"):
+        instructor.open()
+        instructor.press(
+            "release-feedback", f"Successfully released feedback of '{ASSIGNMENT}'"
+        )
+    db_url = f"sqlite:///{hub.layout.gradebook}"
+    with Gradebook(db_url) as gradebook:
+        scores = {
+            kind: gradebook.find_submission(ASSIGNMENT, p.name).score
+            for kind, p in trainees.items()
+        }
+    expected_scores = dict(AUTO_POINTS, full=AUTO_POINTS["full"] + MANUAL_SCORE)
+    assert scores == expected_scores
+
+    # Each trainee fetches the feedback and sees their own score, and nobody else's.
+    for kind, person in trainees.items():
+        with person.step("feedback"):
+            person.menu("Nbgrader", "Assignment List")
+            submitted = person.page.locator("#submitted_assignments_list")
+            row = submitted.locator(".list_item", has_text=ASSIGNMENT).first
+            row.get_by_role("button", name="Fetch Feedback").press("Enter")
+            expect(submitted).to_contain_text("(view feedback)", timeout=120_000)
+            pages = list(
+                (Path(pwd_home(person.name)) / ASSIGNMENT / "feedback").glob(
+                    "*/occupation-coding.html"
+                )
+            )
+            assert len(pages) == 1, pages
+            relative = pages[0].relative_to(pwd_home(person.name)).as_posix()
+            person.page.goto(f"{hub.url}user/{person.name}/files/{relative}")
+            body = person.page.locator("body")
+            expect(body).to_contain_text(f"Student: {person.name}")
+            expect(body).to_contain_text(
+                re.compile(rf"Score for this assignment: {expected_scores[kind]:g} /")
+            )
+            others = [p.name for p in trainees.values() if p is not person]
+            text = body.inner_text()
+            assert not any(other in text for other in others)
+            person.shot(f"08-feedback-{kind}")
+            # Another trainee's files are refused by the hub.
+            other = others[0]
+            response = person.page.request.get(
+                f"{hub.url}user/{other}/files/{ASSIGNMENT}/{NOTEBOOK}"
+            )
+            assert response.status == 403 or f"/user/{other}/" not in response.url
+            assert "cells" not in response.text()
+
+    for person in (instructor, *trainees.values()):
+        person.context.close()
