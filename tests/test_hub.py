@@ -27,7 +27,6 @@ import os
 import re
 import secrets
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
@@ -145,27 +144,10 @@ def _stop_processes_of(uids: set[int]) -> None:
             process.kill()
 
 
-def _open_path_to(path: Path) -> list[tuple[Path, int]]:
-    """Let every account pass through the folders above ``path``; the old modes.
-
-    The hub runs the kit from this checkout for every account. A checkout under a
-    private folder (``/root``, a CI workspace) is opened for passing through (``o+x``,
-    no listing) while the hub tests run, and closed again after them.
-    """
-    opened = []
-    for folder in [*reversed(path.resolve().parents), path.resolve()]:
-        mode = folder.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
-            opened.append((folder, stat.S_IMODE(mode)))
-    return opened
-
-
 @pytest.fixture(scope="module")
 def hub():
     """The course's hub, with its accounts; everything removed at the end."""
     import pwd
-    import sysconfig
 
     from squad.hub.accounts import create_accounts, remove_accounts
     from squad.hub.coursefile import read_course_file
@@ -195,8 +177,6 @@ def hub():
     course = _free_ports(read_course_file(course_file))
     server = None
     uids: set[int] = set()
-    opened = _open_path_to(Path(sysconfig.get_path("purelib")))
-    opened += _open_path_to(REPO / "exercises")
     try:
         started = time.monotonic()
         create_accounts(course)
@@ -219,8 +199,6 @@ def hub():
         _stop_processes_of(uids)
         remove_accounts(course)
         shutil.rmtree(base, ignore_errors=True)
-        for folder, mode in reversed(opened):
-            folder.chmod(mode)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "figures.json").write_text(json.dumps(FIGURES, indent=2) + "\n")
 
