@@ -26,7 +26,11 @@ import logging
 import sys
 
 from squad.errors import InvalidInputError, MissingToolError
-from squad.kernels.sandbox import SandboxCapabilities, sandbox_capabilities
+from squad.kernels.sandbox import (
+    SandboxCapabilities,
+    interpreter_closed_to_others,
+    sandbox_capabilities,
+)
 
 __all__ = ["LEVELS", "Isolation", "default_level", "resolve_isolation"]
 
@@ -101,7 +105,7 @@ def _active(caps: SandboxCapabilities, mode: str, drop_privileges: bool) -> list
         active.append("no network")
     if mode != "none":
         active += [f"{name} limit" for name in caps.rlimits]
-        if caps.is_root and drop_privileges:
+        if caps.is_root and drop_privileges and interpreter_closed_to_others() is None:
             active.append("unprivileged kernel user")
     return active
 
@@ -155,8 +159,10 @@ def resolve_isolation(
         )
         raise MissingToolError(msg)
     lacking = list(caps.missing(mode))
-    if caps.is_root and not drop_privileges and mode != "none":
-        lacking.append("unprivileged kernel user")
+    closed = interpreter_closed_to_others() if caps.is_root else None
+    if caps.is_root and mode != "none" and (closed or not drop_privileges):
+        why = f" ('{closed}' is closed to other users)" if closed else ""
+        lacking.append(f"unprivileged kernel user{why}")
     if mode != "bwrap" and "course folder" not in " ".join(lacking):
         lacking.insert(
             0,

@@ -73,6 +73,7 @@ __all__ = [
     "SandboxPolicy",
     "SandboxedKernelManager",
     "build_kernel_env",
+    "interpreter_closed_to_others",
     "make_kernel_manager",
     "prepare_workdir",
     "sandbox_capabilities",
@@ -485,6 +486,21 @@ def _world_reachable(
             if info.st_uid != uid:
                 return folder
     return None
+
+
+def interpreter_closed_to_others() -> Path | None:
+    """The folder that keeps other accounts from this Python, if any.
+
+    A kernel of a grader running as root runs as a fresh uid only where that uid can
+    reach the interpreter; otherwise it runs as root (see the module notes).
+
+    Examples
+    --------
+    >>> folder = interpreter_closed_to_others()
+    >>> folder is None or folder.is_dir()
+    True
+    """
+    return _world_reachable(Path(sys.executable).resolve(), _UID_BASE)
 
 
 def _python_paths() -> list[Path]:
