@@ -169,6 +169,22 @@ def _write_files(base: Path, files: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
+def close_course_copy(root: Path) -> None:
+    """Close the course copy's gradebook, sources and submissions to other accounts.
+
+    Where the kernel runs as its own uid (a root grader), this keeps student code from
+    the hidden tests and the gradebook copy even without bubblewrap; the kernel passes
+    through ``course/`` and ``autograded/`` to its own folder only.
+    """
+    root.chmod(0o711)
+    for name in ("source", "submitted"):
+        (root / name).chmod(0o700)
+    (root / "gradebook.db").chmod(0o600)
+    autograded = root / "autograded"
+    if autograded.is_dir():
+        autograded.chmod(0o711)
+
+
 def _classify(task: GradeTask, run: Any, ok: bool, problems: list[str], log: str):
     """(status, message) from what the execution and nbgrader reported."""
     if ok:
@@ -267,8 +283,7 @@ def _grade(task: GradeTask, extra: list[str], started: float) -> GradeReturn:
     from squad.grading import execute
     from squad.grading.execute import RunState
     from squad.grading.gradebook import read_submission, write_rows
-    from squad.kernels.grading import grading_key, starter
-    from squad.kernels.prestart import kernel_folder
+    from squad.kernels.grading import grading_folder, grading_key, starter
 
     logger, lines, handler = _new_logger()
     squad_log = logging.getLogger("squad")
@@ -284,7 +299,7 @@ def _grade(task: GradeTask, extra: list[str], started: float) -> GradeReturn:
         "started ahead" if ready else "started now",
         time.perf_counter() - started,
     )
-    base = ready.base if ready else kernel_folder("grade")
+    base = ready.base if ready else grading_folder()
     root = base / "course"
     run = RunState(base / "kernel.log", task.policy.memory_mb)
     run.notes.extend(task.notes)
@@ -307,6 +322,7 @@ def _grade(task: GradeTask, extra: list[str], started: float) -> GradeReturn:
         _write_files(submitted, task.files)
         (root / "gradebook.db").write_bytes(task.seed)
         write_rows(root / "gradebook.db", task.rows)
+        close_course_copy(root)
         problems = _check_notebooks(task, submitted)
         cfg = _config(task, root)
         lap("prepare")

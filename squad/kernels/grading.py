@@ -88,6 +88,19 @@ class ReadyKernel(StartedKernel):
         return target / self.assignment
 
 
+def grading_folder() -> Path:
+    """A new grading kernel folder that a sandbox user may pass through, not list.
+
+    A grader running as root runs the kernel as a fresh uid, which must reach its
+    working folder inside (``course/autograded/<student>/<assignment>``); the course
+    copy's other parts are closed to it by the worker (see
+    :func:`squad.grading.worker.close_course_copy`).
+    """
+    base = kernel_folder("grade")
+    base.chmod(0o711)
+    return base
+
+
 def grading_key(
     policy: SandboxPolicy, assignment: str, kernel_name: str, extra: list[str]
 ) -> tuple:
@@ -99,7 +112,7 @@ def _start(key: tuple) -> ReadyKernel:
     from jupyter_core.utils import run_sync
 
     policy, assignment, kernel_name, extra = key
-    base = kernel_folder("grade")
+    base = grading_folder()
     ready = None
     try:
         workdir = base / "course" / "autograded" / ".next" / assignment
