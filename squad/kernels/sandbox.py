@@ -507,6 +507,15 @@ def _python_paths() -> list[Path]:
     paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
     paths.add(str(Path(sys.executable).resolve().parent.parent))
     paths.add(str(Path(__file__).resolve().parents[1]))  # the squad package
+    # What `squad.load_dataset` reads in a kernel: the dataset cards and the data
+    # folders the kernel's environment names (they may sit in a hidden home folder).
+    from squad.data.catalogue import catalogue_dirs
+
+    paths.update(str(folder) for folder in catalogue_dirs() if folder.is_dir())
+    for name in ("SQUAD_DATA_MIRROR", "SQUAD_DATA_HOME"):
+        value = os.environ.get(name)
+        if value and Path(value).is_dir():
+            paths.add(value)
     return sorted(Path(p).resolve() for p in paths)
 
 
