@@ -169,6 +169,12 @@ def _write_files(base: Path, files: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
+#: The outcome of a kernel that died before it ran any cell (graded once more).
+DIED_AT_START = (
+    "the kernel died before it ran any cell, twice; grade this submission again"
+)
+
+
 def close_course_copy(root: Path) -> None:
     """Close the course copy's gradebook, sources and submissions to other accounts.
 
@@ -205,6 +211,8 @@ def _classify(task: GradeTask, run: Any, ok: bool, problems: list[str], log: str
     if "DeadKernelError" in run.error or "Kernel died" in run.error:
         if any(word in kernel_log for word in _MEMORY_WORDS):
             return "memory", f"the kernel ran out of memory and died{where}"
+        if not run.cell:
+            return "rejected", DIED_AT_START
         return "rejected", (
             f"the kernel died{where} (os._exit(), a crash such as a segfault, or a "
             "signal); grade this submission by hand"
@@ -273,7 +281,21 @@ def grade_submission(task: GradeTask) -> GradeReturn:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SAWarning)
-            return _grade(task, extra, started)
+            ret = _grade(task, extra, started)
+            if ret.status == "rejected" and ret.message == DIED_AT_START:
+                # No cell ran (files beside the notebook cannot run at kernel start,
+                # see grade._policy): the kernel failed, not the submission.
+                again = _grade(task, extra, started)
+                again.notes.insert(
+                    0,
+                    "the first kernel died before it ran any cell; "
+                    "graded with a new kernel",
+                )
+                again.log = (
+                    f"{ret.log}\n--- graded again with a new kernel ---\n{again.log}"
+                )
+                ret = again
+            return ret
 
 
 def _grade(task: GradeTask, extra: list[str], started: float) -> GradeReturn:
