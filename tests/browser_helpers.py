@@ -225,6 +225,22 @@ def check_images(images, where: str) -> None:
         )
 
 
+def follow_formgrader_link(scope, link: str, arrives_at: str) -> None:
+    """Follow a link of Formgrader's pages and wait until the page it leads to shows.
+
+    The link is followed with the keyboard: a click can land on Formgrader's fixed
+    navbar when the page has scrolled under it. The step ends only when the new page's
+    breadcrumb reads ``arrives_at``: the page being left may hold a link of the same
+    name (Manage Assignments links each assignment to its source folder), so the next
+    step must not start there.
+    """
+    from playwright.sync_api import expect
+
+    scope.get_by_role("link", name=link, exact=True).press("Enter")
+    active = scope.locator(".breadcrumb li.active")
+    expect(active).to_have_text(arrives_at, timeout=60_000)
+
+
 def save_manual_score(page, scope, grading_frame, grade_id: str, score: float) -> None:
     """Type a score into Formgrader's grading page and wait until Formgrader saved it.
 

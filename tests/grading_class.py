@@ -63,6 +63,13 @@ WRITTEN = {
     "answer": "Coffee at 9.50 is far above the rest; I would check the unit first.",
     "untouched": UNTOUCHED,
 }
+#: Each question's grade id and its answer variants.
+QUESTIONS = (
+    ("q1_mean", MEAN),
+    ("q2_read", READ),
+    ("q3_normalise", NORMALISE),
+    ("q4_written", WRITTEN),
+)
 #: Student ids that are not plain ASCII words (nbgrader and squad must both cope).
 ODD_IDS = ("ana maria", "José", "Łucja-K", "学生07")
 
@@ -144,16 +151,8 @@ def cell(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
 def answer(course: Path, choice: dict[str, str]) -> nbformat.NotebookNode:
     """The release notebook with the chosen variant in each answer cell."""
     nb = release_notebook(course)
-    tables = {
-        "q1_mean": MEAN,
-        "q2_read": READ,
-        "q3_normalise": NORMALISE,
-        "q4_written": WRITTEN,
-    }
-    for grade_id, table in tables.items():
-        source = table[
-            choice.get(grade_id, "right" if grade_id != "q4_written" else "answer")
-        ]
+    for grade_id, table in QUESTIONS:
+        source = table[choice.get(grade_id, next(iter(table)))]
         if source is not UNTOUCHED:
             cell(nb, grade_id).source = source
     return nb
@@ -188,11 +187,8 @@ def make_class(course: Path, n: int = 40, seed: int = 7) -> dict[str, dict]:
     rng = random.Random(seed)
     order = [
         (grade_id, variant)
-        for grade_id, table in (
-            ("q1_mean", MEAN),
-            ("q2_read", READ),
-            ("q3_normalise", NORMALISE),
-        )
+        for grade_id, table in QUESTIONS
+        if grade_id != "q4_written"
         for variant in table
     ]
     ids = [*ODD_IDS, *(f"s{i:02d}" for i in range(n - len(ODD_IDS)))][:n]
@@ -204,19 +200,21 @@ def make_class(course: Path, n: int = 40, seed: int = 7) -> dict[str, dict]:
             choice = dict.fromkeys(
                 ("q1_mean", "q2_read", "q3_normalise", "q4_written"), "untouched"
             )
-        else:  # every variant appears; the combinations are shuffled
+        elif index < 2 + max(len(table) for _, table in QUESTIONS):
+            # every variant of every question appears among the first few students:
+            # the questions' variants are staggered so that each student mixes them
+            choice = {
+                grade_id: list(table)[(index - 2 + offset) % len(table)]
+                for offset, (grade_id, table) in enumerate(QUESTIONS)
+            }
+        else:  # the combinations are shuffled
             choice = {
                 grade_id: list(table)[(index + rng.randrange(len(table))) % len(table)]
-                for grade_id, table in (
-                    ("q1_mean", MEAN),
-                    ("q2_read", READ),
-                    ("q3_normalise", NORMALISE),
-                    ("q4_written", WRITTEN),
-                )
+                for grade_id, table in QUESTIONS
             }
             choice[order[index % len(order)][0]] = order[index % len(order)][1]
         choices[student] = choice
-        submit(course, student, answer(course, choice), late=index % 13 == 5)
+        submit(course, student, answer(course, choice), late=index % 13 == 6)
     return choices
 
 

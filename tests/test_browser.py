@@ -39,6 +39,7 @@ from browser_helpers import (
     background_popen,
     check_images,
     copy_course,
+    follow_formgrader_link,
     launch_chromium,
     nbgrader,
     read_json,
@@ -419,15 +420,13 @@ def test_instructor_grades_written_answer_in_formgrader(tab, kit):
             expect(formgrader.get_by_role("link", name=assignment)).to_be_visible()
         expect(formgrader.locator("body")).not_to_contain_text("does not exist")
 
-        # Formgrader's links and buttons are followed with the keyboard: a click can land
-        # on the fixed navbar when the page has scrolled under it.
-        formgrader.get_by_role("link", name="Manual Grading").press("Enter")
-        formgrader.get_by_role("link", name=ASSIGNMENT).press("Enter")
+        follow_formgrader_link(formgrader, "Manual Grading", "Manual Grading")
+        follow_formgrader_link(formgrader, ASSIGNMENT, ASSIGNMENT)
         rows = formgrader.locator("tbody tr")
         full = rows.filter(has_text="trainee-full")
 
         def show_submissions() -> None:
-            formgrader.get_by_role("link", name=notebook_id, exact=True).press("Enter")
+            follow_formgrader_link(formgrader, notebook_id, notebook_id)
             expect(rows).to_have_count(len(STUDENTS), timeout=30_000)
             formgrader.get_by_role("button", name="Show All Names").press("Enter")
             expect(

@@ -320,6 +320,35 @@ def test_partial_submission_scores_exactly(course, assignment):
     assert {n: g["auto_score"] for n, g in _auto(grades).items()} == expected
 
 
+@pytest.mark.parametrize("assignment", sorted(EXPECTED))
+def test_model_answers_run_clean(course, assignment):
+    """With its solutions, each notebook runs without error or stderr under autograde.
+
+    The full-marks sample holds the source's solutions (checked in
+    ``tests/test_exercises.py``) and autograde restores the hidden tests, so its
+    autograded copy is the source notebook run top to bottom. A write to stderr would
+    zero a test cell under nbgrader.
+    """
+    notebook = _notebook_name(assignment)
+    path = course[assignment] / "autograded" / "full" / assignment / f"{notebook}.ipynb"
+    problems = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("nbgrader", {})
+        name = meta.get("grade_id", cell.get("id"))
+        for output in cell.outputs:
+            if output.output_type == "error":
+                problems.append(f"{name}: {output.ename}: {output.evalue}")
+            elif output.output_type == "stream" and output.name == "stderr":
+                problems.append(f"{name} wrote to stderr: {output.text.strip()[:300]}")
+        if meta.get("grade") and not meta.get("solution"):
+            text = "".join(o.get("text", "") for o in cell.outputs)
+            if "Visible tests passed." not in text:
+                problems.append(f"{name}: the visible tests did not report success")
+    assert problems == []
+
+
 def test_hidden_tests_run_at_autograde(course):
     """A wrong answer that passes the visible tests is caught by the restored hidden tests."""
     assignment = "01-survey-microdata"

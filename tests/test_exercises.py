@@ -1,9 +1,9 @@
 """The Coffee and Coding notebooks: metadata, release safety and execution.
 
 Every source notebook must carry valid nbgrader metadata and state its points; its release
-version must hold no solution and no hidden test; and, run top to bottom with its
-solutions, it must raise no error, write nothing to stderr (nbgrader zeroes a test cell
-that does) and finish in under 60 seconds.
+version must hold no solution and no hidden test; and its full-marks sample submission
+must hold its solutions, so that autograding that sample (in
+``tests/test_course_workflow.py``) runs the source notebook top to bottom.
 """
 
 from __future__ import annotations
@@ -11,15 +11,11 @@ from __future__ import annotations
 import ast
 import re
 import shutil
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
 from click.testing import CliRunner
-from jupyter_client import KernelManager
-from nbclient import NotebookClient
 from traitlets.config import Config
 
 from squad.cli import main
@@ -39,9 +35,6 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
 SOURCES = sorted((EXERCISES / "source").glob("*/*.ipynb"))
 IDS = [p.parent.name for p in SOURCES]
 TIME_LIMIT = 60.0  # seconds a cell may take under nbgrader (c.Execute.timeout)
-#: Ceiling for one cell here: generous, so that only a hang reaches it on a busy
-#: machine. Run times against the 60 s budget are measured by `make bench`.
-CELL_CEILING = 600
 
 
 def _nb(path: Path):
@@ -336,58 +329,34 @@ def test_fixtures_match_release(released, path):
                 assert ours.metadata == theirs.metadata, student
 
 
-def _execute(path: Path) -> nbformat.NotebookNode:
-    """Run a source notebook top to bottom in a fresh kernel and return it."""
-    workdir = Path(tempfile.mkdtemp(prefix="squad-exercise-"))
-    try:
-        shutil.copytree(path.parent, workdir / path.parent.name)
-        folder = workdir / path.parent.name
-        nb = _nb(path)
-        # Unix sockets: two kernels started at once cannot race for TCP ports.
-        manager = KernelManager(
-            kernel_name="python3", transport="ipc", ip=str(workdir / "kernel")
-        )
-        client = NotebookClient(
-            nb,
-            km=manager,
-            timeout=CELL_CEILING,
-            allow_errors=True,
-            resources={"metadata": {"path": str(folder)}},
-        )
-        try:
-            client.execute()
-        finally:
-            if manager.has_kernel:
-                manager.shutdown_kernel(now=True)
-        return nb
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+def _without_solution_markers(source: str) -> str:
+    """A solution cell as the model answer reads: the nbgrader markers taken out."""
+    return "\n".join(
+        line
+        for line in source.splitlines()
+        if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+    )
 
 
-@pytest.fixture(scope="module")
-def executed() -> dict[Path, nbformat.NotebookNode]:
-    """Every source notebook executed with its solutions, two at a time."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(SOURCES, pool.map(_execute, SOURCES), strict=True))
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("path", SOURCES, ids=IDS)
-def test_source_notebook_runs_clean(executed, path):
-    """With its solutions, a notebook runs without error or stderr."""
-    nb = executed[path]
-    problems = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        name = _meta(cell).get("grade_id", cell.get("id"))
-        for output in cell.outputs:
-            if output.output_type == "error":
-                problems.append(f"{name}: {output.ename}: {output.evalue}")
-            elif output.output_type == "stream" and output.name == "stderr":
-                problems.append(f"{name} wrote to stderr: {output.text.strip()[:300]}")
-        if _is_test(cell):
-            text = "".join(o.get("text", "") for o in cell.outputs)
-            if "Visible tests passed." not in text:
-                problems.append(f"{name}: the visible tests did not report success")
-    assert problems == []
+def test_full_marks_submission_is_the_model_answer(path):
+    """The full-marks sample holds the source's solutions, code cell by code cell.
+
+    The course workflow test autogrades that sample, which then runs exactly the source
+    notebook (autograde restores the hidden tests), and checks it runs clean: see
+    ``tests/test_course_workflow.py::test_model_answers_run_clean``.
+    """
+    full = {
+        _meta(c)["grade_id"]: c.source
+        for c in _nb(FIXTURES / path.parent.name / "full.ipynb").cells
+        if _meta(c).get("solution")
+    }
+    for cell in _nb(path).cells:
+        if cell.cell_type == "code" and _meta(cell).get("solution"):
+            grade_id = _meta(cell)["grade_id"]
+            assert full[grade_id].strip() == (
+                _without_solution_markers(cell.source).strip()
+            ), (
+                f"tests/fixtures/submissions/{path.parent.name}/full.ipynb differs from "
+                f"the source's solution in cell '{grade_id}': copy the solution into it"
+            )

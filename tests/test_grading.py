@@ -1,6 +1,6 @@
 """Tests for squad.grading.grade: the same results as nbgrader, faster, with safe writes.
 
-The slow tests share one class of 20 honest submissions (plus one honest twin and two
+The slow tests share one class of 11 honest submissions, every answer variant among them, (plus one honest twin and two
 that monkeypatch builtins) graded once by ``nbgrader autograde`` and once by the real
 ``squad grade`` command.
 """
@@ -22,7 +22,7 @@ from squad.cli import main
 from squad.grading.grade import GradingResult, SubmissionOutcome, grade_assignment
 
 #: Enough for every answer variant to appear (``gc.make_class``); the benchmark grades 40.
-N_CLASS = 20
+N_CLASS = 11
 TAMPERED = ("h-monkey-builtins", "h-shadow-builtins")
 _PATHS = re.compile(r"/tmp/ipykernel_\d+/\d+\.py|/[^\s:]*/ipykernel_\d+/\d+\.py")
 
@@ -47,8 +47,18 @@ def graded(tmp_path_factory):
         "a": a,
         "b": b,
         "students": sorted([*students, "h-twin-wrong"]),
+        "choices": students,
         "run": run,
     }
+
+
+@pytest.mark.slow
+def test_class_holds_every_answer_variant(graded):
+    """Each question's every answer variant is in the class both graders grade."""
+    for grade_id, table in gc.QUESTIONS:
+        default = next(iter(table))  # what a student who was given no choice writes
+        given = {choice.get(grade_id, default) for choice in graded["choices"].values()}
+        assert given == set(table), grade_id
 
 
 def _notebook_digest(path: Path) -> list[tuple]:

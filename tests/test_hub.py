@@ -40,6 +40,7 @@ import pytest
 from browser_helpers import (
     ConsoleLog,
     artifacts_on_failure,
+    follow_formgrader_link,
     launch_chromium,
     save_manual_score,
 )
@@ -640,9 +641,10 @@ def test_course_cycle_in_the_browser(hub, browser):
     page = instructor.page
     with instructor.step("manual-grade"):
         instructor.open()
-        page.get_by_role("link", name="Manual Grading").press("Enter")
-        page.get_by_role("link", name=ASSIGNMENT).press("Enter")
-        page.get_by_role("link", name=Path(NOTEBOOK).stem, exact=True).press("Enter")
+        follow_formgrader_link(page, "Manual Grading", "Manual Grading")
+        follow_formgrader_link(page, ASSIGNMENT, ASSIGNMENT)
+        notebook_id = Path(NOTEBOOK).stem
+        follow_formgrader_link(page, notebook_id, notebook_id)
         expect(page.locator("tbody tr")).to_have_count(len(KINDS), timeout=60_000)
         page.get_by_role("button", name="Show All Names").press("Enter")
         expect(page.get_by_role("button", name="Hide All Names")).to_be_visible()
