@@ -8,13 +8,24 @@ notebook schemas use no ``format``), so the kit's own processes (the ``squad``
 command, the nbgrader commands it runs, sweep and grading workers) start with it
 masked. Every other check of jsonschema stays in place. Kernels that run notebooks
 are never touched.
+
+nbgrader, when it creates a gradebook, asks for the newest schema revision by running
+the ``alembic`` command in a new process (``nbgrader.api.get_alembic_version``): about
+six seconds, and a ``FileNotFoundError`` when the environment's scripts folder is not on
+``PATH`` (an environment used without activating it). The kit's nbgrader processes
+read the same revision from nbgrader's migration scripts in-process instead.
 """
 
 from __future__ import annotations
 
 import sys
 
-__all__ = ["MASK_SOURCE", "mask_slow_optional_imports"]
+__all__ = [
+    "MASK_SOURCE",
+    "alembic_head",
+    "mask_slow_optional_imports",
+    "read_gradebook_revision_in_process",
+]
 
 #: Modules that only slow start-up down; importing them raises ImportError once masked.
 SLOW_OPTIONAL = ("rfc3987_syntax",)
@@ -37,3 +48,36 @@ def mask_slow_optional_imports() -> None:
     """
     for name in SLOW_OPTIONAL:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
+def alembic_head() -> str:
+    """The newest revision of nbgrader's gradebook schema, read from its scripts.
+
+    The same answer as ``alembic heads`` on nbgrader's migrations, without a process.
+
+    Examples
+    --------
+    >>> len(alembic_head()) == 12
+    True
+    """
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    config = Config()
+    config.set_main_option("script_location", ALEMBIC_DIR)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is None:  # pragma: no cover - nbgrader ships its migrations
+        raise RuntimeError(f"nbgrader's migrations in {ALEMBIC_DIR} name no revision")
+    return head
+
+
+def read_gradebook_revision_in_process() -> None:
+    """Let nbgrader create gradebooks in this process without the ``alembic`` command.
+
+    Replaces ``nbgrader.api.get_alembic_version``, which runs ``alembic heads`` in a
+    new process, by `alembic_head`. Imports nbgrader: for processes that run it.
+    """
+    import nbgrader.api
+
+    nbgrader.api.get_alembic_version = alembic_head

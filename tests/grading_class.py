@@ -126,11 +126,11 @@ def build_course(dest: Path) -> Path:
     """Copy the fixture course to ``dest``, release ``ps1`` and set its due date."""
     from nbgrader.api import Gradebook
 
+    from squad.course.build import run_nbgrader
+
     shutil.copytree(COURSE, dest)
     dest.chmod(0o755)
-    done = nbgrader(dest, "generate_assignment", ASSIGNMENT, "--force")
-    if done.returncode != 0:
-        raise RuntimeError(f"generate_assignment failed:\n{done.stderr[-3000:]}")
+    run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course_dir=dest)
     db_url = "sqlite:///" + (dest / "gradebook.db").as_posix()
     with Gradebook(db_url, "squad-grading-fixture") as gb:
         gb.update_or_create_assignment(ASSIGNMENT, duedate=DUEDATE)

@@ -9,8 +9,11 @@ must hold its solutions, so that autograding that sample (in
 from __future__ import annotations
 
 import ast
+import contextlib
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -26,6 +29,7 @@ from squad.course.build import (
     check_source_metadata,
     find_course_dir,
     list_assignments,
+    nbgrader_command,
     run_nbgrader,
 )
 
@@ -279,6 +283,37 @@ def test_run_nbgrader_failure_is_one_line(tmp_path):
     (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
     with pytest.raises(ChildProcessError, match="nbgrader autograde missing failed"):
         run_nbgrader(["autograde", "missing"], course_dir=tmp_path)
+
+
+def test_new_gradebook_gets_the_schema_revision_without_the_alembic_command(
+    tmp_path, monkeypatch
+):
+    """The kit's nbgrader stamps a new gradebook as nbgrader does, with no alembic."""
+    import sqlite3
+    import sys
+
+    from nbgrader.api import get_alembic_version
+
+    from squad._imports import alembic_head
+
+    with monkeypatch.context() as m:  # nbgrader's own way runs `alembic heads`
+        m.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.defpath)
+        assert alembic_head() == get_alembic_version()
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    done = subprocess.run(
+        nbgrader_command(["db", "student", "add", "ana"]),
+        cwd=tmp_path,
+        env={**os.environ, "PATH": os.defpath},  # no scripts folder: no `alembic`
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    with contextlib.closing(sqlite3.connect(tmp_path / "gradebook.db")) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (alembic_head(),)
+        ]
+        assert db.execute("SELECT id FROM student").fetchall() == [("ana",)]
 
 
 @pytest.mark.slow

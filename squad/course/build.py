@@ -152,7 +152,10 @@ def nbgrader_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 _NBGRADER_MAIN = (
-    MASK_SOURCE + "from nbgrader.apps.nbgraderapp import main; "
+    MASK_SOURCE
+    + "from squad._imports import read_gradebook_revision_in_process; "
+    + "read_gradebook_revision_in_process(); "
+    + "from nbgrader.apps.nbgraderapp import main; "
     "sys.argv[0] = 'nbgrader'; sys.exit(main())"
 )
 
@@ -161,7 +164,8 @@ def nbgrader_command(args: Sequence[str]) -> list[str]:
     """Return the command line that runs ``nbgrader <args>`` with this interpreter.
 
     It calls the entry point of nbgrader's own ``nbgrader`` script, with the slow
-    optional imports masked (see :mod:`squad._imports`).
+    optional imports masked and a new gradebook's schema revision read without the
+    ``alembic`` command (see :mod:`squad._imports`).
 
     Parameters
     ----------
