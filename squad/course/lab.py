@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from squad._atomic import atomic_write_json, atomic_write_text
+from squad._imports import masked_entry_point
 from squad.course.build import find_course_dir
 from squad.errors import (
     InvalidInputError,
@@ -306,15 +307,13 @@ def lab_command(
     Examples
     --------
     >>> cmd = lab_command("/kit", port=0)
-    >>> cmd[1:3]
-    ['-m', 'jupyterlab']
+    >>> cmd[1]
+    '-c'
     >>> "--ServerApp.port=0" in cmd
     True
     """
     command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
+        *masked_entry_point(sys.executable, "jupyterlab.labapp:main", "jupyter-lab"),
         f"--ServerApp.root_dir={Path(root).absolute()}",
         f"--ServerApp.port={int(port)}",
         f"--ServerApp.open_browser={bool(open_browser)}",

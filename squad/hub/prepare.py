@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from squad._atomic import atomic_write_json, atomic_write_text
+from squad._imports import masked_entry_point
 from squad.course.lab import _server_config
 from squad.errors import InvalidInputError, MissingFileError
 from squad.hub.accounts import require_root
@@ -358,7 +359,11 @@ def _settings(course: CourseFile, layout: HubLayout, *, ip: str) -> dict[str, An
         "state": str(layout.state),
         "passwords": str(layout.passwords),
         "proxy": str(find_proxy()),
-        "singleuser": str(scripts / "jupyterhub-singleuser"),
+        "singleuser": masked_entry_point(
+            str(scripts / "python"),
+            "jupyterhub.singleuser:main",
+            "jupyterhub-singleuser",
+        ),
         "python": sys.executable,
         "instructors": list(course.instructors),
         "trainees": list(course.trainees),
@@ -404,7 +409,7 @@ c.Authenticator.admin_users = set(S["instructors"])
 
 # --- each person's server: their own Unix account, the kit's environment -----------
 c.JupyterHub.spawner_class = "localprocess"
-c.Spawner.cmd = [S["singleuser"]]
+c.Spawner.cmd = S["singleuser"]
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 300
 c.Spawner.http_timeout = 300
@@ -456,7 +461,7 @@ c.JupyterHub.services = [
         # The course's Formgrader, shared by the instructors, run by the grader.
         "name": course,
         "url": f"http://127.0.0.1:{{ports[3]}}",
-        "command": [S["singleuser"]],
+        "command": S["singleuser"],
         "user": S["grader"],
         "cwd": S["course_root"],
         "oauth_no_confirm": True,

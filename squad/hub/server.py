@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from squad._imports import masked_entry_point
 from squad.course.lab import _log_tail, _stop_with_parent, stop_process
 from squad.errors import ServiceError, ToolFailedError
 from squad.hub.coursefile import CourseFile
@@ -176,7 +177,11 @@ def start_hub(
     popen_options: dict[str, Any] = {"start_new_session": True}
     if sys.platform.startswith("linux"):
         popen_options["preexec_fn"] = _stop_with_parent(os.getpid())
-    command = [sys.executable, "-m", "jupyterhub", "-f", str(layout.config_file)]
+    command = [
+        *masked_entry_point(sys.executable, "jupyterhub.app:main", "jupyterhub"),
+        "-f",
+        str(layout.config_file),
+    ]
     logger.info("Starting %s", " ".join(command))
     process = subprocess.Popen(
         command,
