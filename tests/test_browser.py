@@ -41,7 +41,6 @@ from browser_helpers import (
     copy_course,
     follow_formgrader_link,
     launch_chromium,
-    nbgrader,
     read_json,
     save_manual_score,
     script_env,
@@ -51,6 +50,7 @@ from browser_helpers import (
 )
 
 import squad
+from squad.course.build import run_nbgrader
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -215,7 +215,7 @@ def kit(tmp_path_factory):
         # machine), not in each of them.
         squad.load_dataset("soc2010")
         squad.load_hierarchy("soc2010")
-        nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+        run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course_dir=course)
         release = course / "release" / ASSIGNMENT / NOTEBOOK
         source = course / "source" / ASSIGNMENT / NOTEBOOK
 

@@ -176,7 +176,7 @@ def hub():
         )
     )
     course = _free_ports(read_course_file(course_file))
-    server = None
+    server = running = None
     uids: set[int] = set()
     try:
         started = time.monotonic()
@@ -187,10 +187,13 @@ def hub():
         server = start_hub(course)
         FIGURES["hub_start_s"] = round(time.monotonic() - started, 1)
         passwords = json.loads(server.layout.passwords.read_text())
-        yield Hub(
+        running = Hub(
             server, server.course, server.layout, passwords, instructor, trainees, uids
         )
+        yield running
     finally:
+        if running is not None:  # the restart test replaces the server
+            server = running.server
         if server is not None:
             server.stop()
         log = hub_layout(course).log_file
@@ -704,3 +707,65 @@ def test_course_cycle_in_the_browser(hub, browser):
 
     for person in (instructor, *trainees.values()):
         person.context.close()
+
+
+# --------------------------------------------------------------------------- restart
+def _kept_state(hub: Hub) -> dict[str, object]:
+    """What a restart must keep: the hub's users, every submission, every grade."""
+    import hashlib
+    import sqlite3
+
+    from nbgrader.api import Gradebook
+
+    with contextlib.closing(
+        sqlite3.connect(hub.layout.state / "jupyterhub.sqlite")
+    ) as db:
+        users = sorted(name for (name,) in db.execute("SELECT name FROM users"))
+    files = {}
+    for folder in (hub.layout.exchange, hub.layout.course / "submitted"):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                files[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    with Gradebook(f"sqlite:///{hub.layout.gradebook}") as gradebook:
+        grades = sorted(
+            (a.name, s.student.id, s.score)
+            for a in gradebook.assignments
+            for s in a.submissions
+        )
+    return {"users": users, "files": files, "grades": grades}
+
+
+def test_restart_keeps_users_submissions_and_grades(hub, load_run, browser):
+    """Stopped and started again from its course file, the hub has lost nothing.
+
+    Runs last in this file: after the load test and the browser cycle have left
+    submissions and grades. A trainee logged in before the restart is still logged
+    in after it (the cookie secret and the hub's database are kept); another logs in
+    with the same password.
+    """
+    from squad.hub.server import start_hub
+
+    before = _kept_state(hub)
+    assert set(hub.trainees) <= set(before["users"])  # the roster is in the database
+    assert before["files"] and before["grades"]
+    stays, arrives = (Person(browser, hub, name) for name in hub.trainees[-2:])
+    try:
+        with stays.step("before-restart"):
+            stays.login(hub.passwords["trainee"], "/hub/home")
+            expect(stays.page).to_have_url(re.compile(r"/hub/home$"), timeout=60_000)
+        hub.server.stop()
+        started = time.monotonic()
+        hub.server = start_hub(hub.course)
+        FIGURES["hub_restart_s"] = round(time.monotonic() - started, 1)
+        assert _kept_state(hub) == before
+        with stays.step("after-restart"):
+            stays.page.goto(f"{hub.url}hub/home")
+            expect(stays.page).to_have_url(re.compile(r"/hub/home$"), timeout=60_000)
+            expect(stays.page.locator("body")).to_contain_text(stays.name)
+        with arrives.step("after-restart"):
+            arrives.login(hub.passwords["trainee"], "/hub/home")
+            expect(arrives.page).to_have_url(re.compile(r"/hub/home$"), timeout=60_000)
+            expect(arrives.page.locator("body")).to_contain_text(arrives.name)
+    finally:
+        for person in (stays, arrives):
+            person.context.close()
