@@ -419,6 +419,13 @@ def test_squad_grade_grades_every_submission(workflow, course):
         assert outcome.tampering == [], student
     scores = {s: by_student[s].score for s in STUDENTS}
     assert scores == {"full": total, "partial": sum(partial.values()), "untouched": 0}
+    # A hidden test's own message reaches the trainee, even on a line of its own (the
+    # partly wrong answer misses the persons aged exactly 16 and 24); its code does not.
+    log = course[SQUAD_GRADED] / "reports" / SQUAD_GRADED / "logs" / "partial.log"
+    lost = [line for line in log.read_text().splitlines() if "q2-test" in line]
+    assert lost[0].startswith("lost: q2-test: 0/2 failed (AssertionError: young "), lost
+    assert "are the persons aged exactly 16 and exactly 24 in it?" in lost[0]
+    assert "_lfs" not in log.read_text()
     # nbgrader autograde, run afterwards, found them graded and left them alone: the
     # gradebook rows the other tests check are those squad grade wrote
     for student in STUDENTS:

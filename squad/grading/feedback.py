@@ -24,6 +24,7 @@ quotes and escapes ignored, and a text that quotes one is withheld.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import html
 import logging
@@ -37,6 +38,7 @@ from squad._atomic import atomic_write_text
 from squad.errors import NotFoundError
 
 __all__ = [
+    "assert_messages",
     "hidden_lines",
     "scrub",
     "submission_results",
@@ -145,11 +147,42 @@ def hidden_lines(
     return sorted(kept, key=lambda line: (-len(line), line))
 
 
-def scrub(text: str, lines: Iterable[str]) -> tuple[str, bool]:
+def assert_messages(source: str) -> set[str]:
+    """What a test cell's asserts say when they fail, as ``AssertionError: <message>``.
+
+    Only messages written as plain string literals: they are the author's words to the
+    trainee, shown when the assert fails, as nbgrader shows them. A cell that is not
+    plain Python has none.
+
+    Examples
+    --------
+    >>> sorted(assert_messages('assert x == 1, "x should be one"\\nassert y, f"{y}"'))
+    ['AssertionError: x should be one']
+    >>> assert_messages("%time assert x")
+    set()
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {
+        f"AssertionError: {node.msg.value}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assert)
+        and isinstance(node.msg, ast.Constant)
+        and isinstance(node.msg.value, str)
+    }
+
+
+def scrub(
+    text: str, lines: Iterable[str], allowed: Iterable[str] = ()
+) -> tuple[str, bool]:
     """``text``, or `WITHHELD` if it quotes a hidden-test line; and whether it did.
 
     Lines are found verbatim and also with whitespace, quotes, backquotes and
-    backslashes ignored (a ``repr``, JSON or a reflowed copy).
+    backslashes ignored (a ``repr``, JSON or a reflowed copy). A text that is exactly
+    one of ``allowed`` is kept: a failing hidden assert's own message (see
+    `assert_messages`) is meant for the trainee even when it sits on a line of its own.
 
     Examples
     --------
@@ -157,7 +190,13 @@ def scrub(text: str, lines: Iterable[str]) -> tuple[str, bool]:
     True
     >>> scrub("AssertionError: wrong sum", ["assert f(2) == 4"])
     ('AssertionError: wrong sum', False)
+    >>> hint = '"f(2) should be 4: did you add instead of multiply?"'
+    >>> scrub("AssertionError: f(2) should be 4: did you add instead of multiply?",
+    ...       [hint], allowed=assert_messages(f"assert f(2) == 4, (\\n    {hint}\\n)"))[1]
+    False
     """
+    if text in set(allowed):
+        return text, False
     squashed = _squash(text)
     for line in lines:
         if line in text or _squash(line) in squashed:
@@ -266,7 +305,9 @@ def submission_results(
                     status = _by_score(score, top)
                 if grade.manual_score is not None:
                     message = "score set by a grader"
-                message, withheld = scrub(message, secret)
+                message, withheld = scrub(
+                    message, secret, allowed=assert_messages(source.source or "")
+                )
                 if trace and scrub("\n".join(trace), secret)[1]:
                     trace, withheld = [WITHHELD], True
                 if withheld:
