@@ -124,7 +124,9 @@ def _free_ports(course) -> object:
     from squad.hub.server import check_ports
 
     for _ in range(50):
-        candidate = replace(course, port=20000 + 4 * secrets.randbelow(9000))
+        # Below Linux's ephemeral range (32768-60999): a probe of a port nothing listens
+        # on yet can otherwise connect to itself and hold the port the hub needs.
+        candidate = replace(course, port=20000 + 4 * secrets.randbelow(3000))
         with contextlib.suppress(ServiceError):
             check_ports(candidate)
             return candidate

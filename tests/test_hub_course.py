@@ -142,3 +142,32 @@ def test_dropped_trainee_with_submissions_is_kept(tmp_path, caplog):
     assert kept.trainees == ("bo", "cy", "eve", "fay")
     assert "no longer lists eve, fay" in caplog.text
     assert keep_students_with_work(kept, layout) == kept
+
+
+@pytest.mark.parametrize("probe", ["hub", "lab"])
+def test_readiness_probe_reads_a_non_http_answer_as_not_ready(probe):
+    """A port that answers with its own request (a TCP self-connect) is not ready yet.
+
+    A probe of a port nothing listens on yet, inside the ephemeral port range, can
+    connect to itself and read back its own request line: the wait goes on.
+    """
+    import threading
+
+    from squad.course.lab import _responds
+    from squad.hub.server import _answers
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def echo() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.sendall(connection.recv(65536))  # the request, as an answer
+
+        thread = threading.Thread(target=echo, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        ready = _answers(url) if probe == "hub" else _responds(url, "token")
+        thread.join(timeout=30)
+    assert ready is False

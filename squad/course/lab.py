@@ -12,6 +12,7 @@ home folder; the files it holds are written again at every start.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import logging
 import os
@@ -462,7 +463,9 @@ def _responds(url: str, token: str) -> bool:
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status == 200
-    except (urllib.error.URLError, OSError):
+    # HTTPException: not an HTTP answer, e.g. a probe of a port nothing listens on yet
+    # that connected to itself (TCP self-connect, inside the ephemeral port range).
+    except (urllib.error.URLError, OSError, http.client.HTTPException):
         return False
 
 

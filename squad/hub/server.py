@@ -8,6 +8,7 @@ the course's Formgrader service, each only on 127.0.0.1 but the first.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import socket
@@ -138,7 +139,9 @@ def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}hub/api/", timeout=5) as response:
             return response.status == 200
-    except (urllib.error.URLError, OSError):
+    # HTTPException: not an HTTP answer, e.g. a probe of a port nothing listens on yet
+    # that connected to itself (TCP self-connect, inside the ephemeral port range).
+    except (urllib.error.URLError, OSError, http.client.HTTPException):
         return False
 
 
