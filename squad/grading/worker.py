@@ -305,6 +305,10 @@ def _grade(task: GradeTask, extra: list[str], started: float) -> GradeReturn:
     from squad.grading import execute
     from squad.grading.execute import RunState
     from squad.grading.gradebook import read_submission, write_rows
+    from squad.grading.lean_nbgrader import (
+        cache_metadata_validators,
+        copy_gradebook_engine,
+    )
     from squad.kernels.grading import grading_folder, grading_key, starter
 
     logger, lines, handler = _new_logger()
@@ -349,12 +353,14 @@ def _grade(task: GradeTask, extra: list[str], started: float) -> GradeReturn:
         cfg = _config(task, root)
         lap("prepare")
         execute.CURRENT = run
+        cache_metadata_validators()
         try:
             converter = _autograde_class()(
                 coursedir=CourseDirectory(config=cfg), config=cfg, log=logger
             )
             try:
-                converter.start()
+                with copy_gradebook_engine(root / "gradebook.db"):
+                    converter.start()
                 ok = True
             except Exception as err:
                 logger.error("%s: %s", type(err).__name__, err)
