@@ -25,6 +25,7 @@ quotes and escapes ignored, and a text that quotes one is withheld.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import fnmatch
 import html
 import logging
@@ -38,7 +39,9 @@ from squad._atomic import atomic_write_text
 from squad.errors import NotFoundError
 
 __all__ = [
+    "AssignmentSources",
     "assert_messages",
+    "assignment_sources",
     "hidden_lines",
     "scrub",
     "submission_results",
@@ -227,6 +230,54 @@ def _verdict(cell: Any) -> tuple[str, str, list[str]]:
     return "passed", "", []
 
 
+@dataclasses.dataclass(frozen=True)
+class AssignmentSources:
+    """What every student's results need from the assignment's source cells.
+
+    Read once per assignment (:func:`assignment_sources`), not once per student.
+    """
+
+    notebooks: tuple[str, ...]
+    code: dict[tuple[str, str], str]
+    secret: list[str]
+    allowed: dict[tuple[str, str], frozenset[str]]
+
+
+def assignment_sources(
+    gradebook: Any,
+    assignment: str,
+    *,
+    begin: str = BEGIN_HIDDEN,
+    end: str = END_HIDDEN,
+) -> AssignmentSources:
+    """The assignment's notebooks, source cells, hidden lines and assert messages.
+
+    Parameters
+    ----------
+    gradebook : nbgrader.api.Gradebook
+    assignment : str
+    begin, end : str
+        Hidden-test delimiters.
+
+    Returns
+    -------
+    AssignmentSources
+        ``code`` and ``allowed`` are keyed by (notebook, cell name).
+    """
+    notebooks = gradebook.find_assignment(assignment).notebooks
+    code = {
+        (nb.name, cell.name): cell.source or ""
+        for nb in notebooks
+        for cell in nb.source_cells
+    }
+    return AssignmentSources(
+        notebooks=tuple(nb.name for nb in notebooks),
+        code=code,
+        secret=hidden_lines(code.values(), begin, end),
+        allowed={key: frozenset(assert_messages(text)) for key, text in code.items()},
+    )
+
+
 def submission_results(
     gradebook: Any,
     assignment: str,
@@ -235,6 +286,7 @@ def submission_results(
     *,
     begin: str = BEGIN_HIDDEN,
     end: str = END_HIDDEN,
+    sources: AssignmentSources | None = None,
 ) -> list[dict[str, Any]]:
     """Every graded cell of one student's submission, with its result and message.
 
@@ -246,6 +298,9 @@ def submission_results(
         ``autograded/<student>/<assignment>/``.
     begin, end : str
         Hidden-test delimiters.
+    sources : AssignmentSources, default=None
+        From :func:`assignment_sources` with the same delimiters, when several
+        students' results are read; None reads them here.
 
     Returns
     -------
@@ -259,18 +314,17 @@ def submission_results(
     from nbgrader.api import MissingEntry
 
     results = []
-    notebooks = gradebook.find_assignment(assignment).notebooks
-    secret = hidden_lines(
-        (cell.source for nb in notebooks for cell in nb.source_cells), begin, end
-    )
-    for notebook in notebooks:
+    if sources is None:
+        sources = assignment_sources(gradebook, assignment, begin=begin, end=end)
+    secret = sources.secret
+    for notebook in sources.notebooks:
         try:
             submitted = gradebook.find_submission_notebook(
-                notebook.name, assignment, student
+                notebook, assignment, student
             )
         except MissingEntry:
             continue
-        path = Path(autograded) / f"{notebook.name}.ipynb"
+        path = Path(autograded) / f"{notebook}.ipynb"
         cells, order = {}, {}
         if path.is_file():  # written by nbgrader: v4, no need to validate it again
             nb = nbformat.v4.reads(path.read_text("utf-8"))
@@ -283,8 +337,8 @@ def submission_results(
             submitted.grades, key=lambda g: (order.get(g.name, 1e9), g.name)
         )
         for grade in grades:
-            source = gradebook.find_source_cell(grade.name, notebook.name, assignment)
-            code, hidden = visible_code(source.source or "", begin, end)
+            key = (notebook, grade.name)
+            code, hidden = visible_code(sources.code[key], begin, end)
             score, top = float(grade.score), float(grade.max_score)
             cell = cells.get(grade.name)
             trace: list[str] = []
@@ -305,9 +359,7 @@ def submission_results(
                     status = _by_score(score, top)
                 if grade.manual_score is not None:
                     message = "score set by a grader"
-                message, withheld = scrub(
-                    message, secret, allowed=assert_messages(source.source or "")
-                )
+                message, withheld = scrub(message, secret, allowed=sources.allowed[key])
                 if trace and scrub("\n".join(trace), secret)[1]:
                     trace, withheld = [WITHHELD], True
                 if withheld:
@@ -319,7 +371,7 @@ def submission_results(
                     )
             results.append(
                 {
-                    "notebook": notebook.name,
+                    "notebook": notebook,
                     "grade_id": grade.name,
                     "kind": grade.cell_type,
                     "score": score,
@@ -445,6 +497,7 @@ def write_feedback(
             )
             raise NotFoundError(msg) from err
         wanted = None if students is None else set(students)
+        sources = assignment_sources(gb, assignment, begin=begin, end=end)
         for submission in gb.assignment_submissions(assignment):
             student = submission.student.id
             if wanted is not None and student not in wanted:
@@ -457,7 +510,7 @@ def write_feedback(
             if not autograded.is_dir():
                 continue
             results = submission_results(
-                gb, assignment, student, autograded, begin=begin, end=end
+                gb, assignment, student, autograded, sources=sources
             )
             penalty = float(submission.late_submission_penalty or 0)
             total = (float(submission.score), float(submission.max_score), penalty)

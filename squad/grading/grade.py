@@ -196,6 +196,15 @@ def _policy(
     )
 
 
+#: Imported once by the fork server, not by each local worker (about 1.5 CPU-s each).
+WORKER_PRELOAD = (
+    "squad.grading.worker",
+    "squad.grading.execute",
+    "nbgrader.converters",
+    "sqlalchemy.orm",
+)
+
+
 class _Grader:
     """The grader process's side: builds tasks, writes results, owns the gradebook."""
 
@@ -223,6 +232,7 @@ class _Grader:
         )
         self.logs = course.report_dir(assignment) / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
+        self.sources: Any = None  # the assignment's source cells, read at first need
 
     def close(self) -> None:
         self.gradebook.close()
@@ -275,7 +285,7 @@ class _Grader:
 
     def finish(self, student: str, ret: Any) -> SubmissionOutcome:
         """Merge one worker result into the gradebook and the course folders."""
-        from squad.grading.feedback import submission_results
+        from squad.grading.feedback import assignment_sources, submission_results
         from squad.grading.gradebook import merge_submission
 
         outcome = SubmissionOutcome(
@@ -299,8 +309,10 @@ class _Grader:
                 autograded = self.course.path(
                     self.course.coursedir.autograded_directory, student, self.assignment
                 )
+                if self.sources is None:
+                    self.sources = assignment_sources(gb, self.assignment)
                 for item in submission_results(
-                    gb, self.assignment, student, autograded
+                    gb, self.assignment, student, autograded, sources=self.sources
                 ):
                     if item["status"] != "passed":
                         outcome.lost.append(
@@ -540,7 +552,9 @@ def _run(
     window = 2 * workers if not scheduler else 64
     running: dict[Future, str] = {}
     with (
-        open_executor(jobs=jobs, scheduler=scheduler) as executor,
+        open_executor(
+            jobs=jobs, scheduler=scheduler, preload=WORKER_PRELOAD
+        ) as executor,
         show_progress(
             len(students),
             f"grading {grader.assignment}",

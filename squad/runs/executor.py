@@ -23,10 +23,11 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
@@ -394,14 +395,19 @@ def execute_run(task: RunTask) -> RunOutcome:
     )
 
 
-def _mp_context() -> multiprocessing.context.BaseContext:
+#: What the fork server imports before it forks a worker, unless told otherwise.
+SWEEP_PRELOAD = ("squad.runs.executor", "papermill.clientwrap")
+
+
+def _mp_context(preload: Sequence[str] = SWEEP_PRELOAD) -> BaseContext:
     """Fork server where there is one (workers fork from a process that has already
-    imported papermill, once per session), else spawn. Never plain fork: the caller
+    imported ``preload``, once per session), else spawn. Never plain fork: the caller
     may have threads running."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")  # pragma: no cover - Windows
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["squad.runs.executor", "papermill.clientwrap"])
+    # Read when the fork server starts: its first user in a process chooses.
+    context.set_forkserver_preload(list(preload))
     return context
 
 
@@ -412,6 +418,7 @@ def open_executor(
     scheduler: str | None = None,
     kernel_name: str | None = None,
     cwd: str | None = None,
+    preload: Sequence[str] = SWEEP_PRELOAD,
 ) -> Iterator[Executor]:
     """Yield the executor runs are submitted to, and close it afterwards.
 
@@ -428,6 +435,9 @@ def open_executor(
         papermill), for :func:`execute_run`; None starts none.
     cwd : str, optional
         Working folder of those kernels (the notebook's folder).
+    preload : sequence of str, default=SWEEP_PRELOAD
+        Modules local workers inherit already imported (each worker would otherwise
+        import them itself); the default suits notebook runs.
 
     Yields
     ------
@@ -481,7 +491,7 @@ def open_executor(
         raise InvalidInputError(msg)
     executor = ProcessPoolExecutor(
         max_workers=jobs,
-        mp_context=_mp_context(),
+        mp_context=_mp_context(preload),
         initializer=_worker_init,
         initargs=(kernel_name, cwd, dict(os.environ), os.getcwd()),
     )
