@@ -51,7 +51,9 @@ def mask_slow_optional_imports() -> None:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
-def masked_entry_point(python: str, target: str, name: str) -> list[str]:
+def masked_entry_point(
+    python: str, target: str, name: str, *, prelude: str = ""
+) -> list[str]:
     """The command that runs the entry point ``target`` with the slow imports masked.
 
     Jupyter servers (JupyterLab, JupyterHub and its single-user servers) import
@@ -66,6 +68,8 @@ def masked_entry_point(python: str, target: str, name: str) -> list[str]:
         ``module:function``, as in the package's console-script entry points.
     name : str
         The program name the entry point sees in ``sys.argv[0]``.
+    prelude : str, default=""
+        Python statements (ending in ``;``) run before the entry point is imported.
 
     Returns
     -------
@@ -83,6 +87,7 @@ def masked_entry_point(python: str, target: str, name: str) -> list[str]:
         python,
         "-c",
         MASK_SOURCE
+        + prelude
         + f"from {module} import {function} as main; "
         + f"sys.argv[0] = {name!r}; sys.exit(main())",
     ]

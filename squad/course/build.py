@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from squad._imports import MASK_SOURCE
+from squad._imports import masked_entry_point
 from squad.errors import (
     InvalidInputError,
     MissingFileError,
@@ -151,12 +151,12 @@ def nbgrader_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-_NBGRADER_MAIN = (
-    MASK_SOURCE
-    + "from squad._imports import read_gradebook_revision_in_process; "
-    + "read_gradebook_revision_in_process(); "
-    + "from nbgrader.apps.nbgraderapp import main; "
-    "sys.argv[0] = 'nbgrader'; sys.exit(main())"
+_NBGRADER_MAIN = masked_entry_point(
+    sys.executable,
+    "nbgrader.apps.nbgraderapp:main",
+    "nbgrader",
+    prelude="from squad._imports import read_gradebook_revision_in_process; "
+    "read_gradebook_revision_in_process(); ",
 )
 
 
@@ -182,7 +182,7 @@ def nbgrader_command(args: Sequence[str]) -> list[str]:
     >>> nbgrader_command(["validate", "a.ipynb"])[-2:]
     ['validate', 'a.ipynb']
     """
-    return [sys.executable, "-c", _NBGRADER_MAIN, *args]
+    return [*_NBGRADER_MAIN, *args]
 
 
 def run_nbgrader(
