@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin
 
-from squad.tasks.models import LookupCoder, list_models, make_model, normalise_text
+from squad.errors import InvalidInputError
+from squad.tasks.hierarchy import HierarchicalCoder
+from squad.tasks.models import (
+    FastTextClassifier,
+    LookupCoder,
+    ProbabilityAverage,
+    list_models,
+    make_model,
+    normalise_text,
+)
 
 TRAIN_X = [
     "fund accountant",
@@ -54,3 +65,106 @@ def test_lookup_exact_match_beats_fuzzy_match():
 def test_normalise_text_folds_case_accents_and_punctuation():
     """Texts that a coder would treat as equal normalise to the same string."""
     assert normalise_text("Sok  Pomarańczowy!") == normalise_text("sok pomaranczowy")
+
+
+class FixedProba(ClassifierMixin, BaseEstimator):
+    """A stub classifier that gives every record the same probabilities, by class."""
+
+    def __init__(self, table: dict | None = None):
+        self.table = table
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(np.asarray(y).astype(str))
+        return self
+
+    def predict_proba(self, X):
+        row = np.array([self.table[c] for c in self.classes_], dtype=float)
+        return np.tile(row / row.sum(), (len(X), 1))
+
+
+CODES = ["1111", "1112", "2221"]
+FINE = {"1111": 0.3, "1112": 0.3, "2221": 0.4}
+COARSE = {"111": 0.9, "222": 0.1}
+
+
+def test_hierarchy_coder_multiplies_unit_and_parent_probabilities():
+    """p(code) is p_fine(code) * p_coarse(parent) ** weight, renormalised, rows summing to 1."""
+    coder = HierarchicalCoder(FixedProba(FINE), FixedProba(COARSE), level=3, weight=1.0)
+    proba = coder.fit([[0]] * 3, CODES).predict_proba([[0], [0]])
+    expected = np.array([0.3 * 0.9, 0.3 * 0.9, 0.4 * 0.1])
+    np.testing.assert_allclose(proba, np.tile(expected / expected.sum(), (2, 1)))
+    # The minor group the coarse model favours wins; codes within one group keep their order.
+    assert coder.predict([[0]]).tolist() == ["1111"]
+    assert proba[0, 0] == pytest.approx(proba[0, 1])
+
+
+def test_hierarchy_coder_with_zero_weight_is_the_fine_model():
+    """weight=0 switches the coarse model off."""
+    coder = HierarchicalCoder(FixedProba(FINE), FixedProba(COARSE), level=3, weight=0.0)
+    proba = coder.fit([[0]] * 3, CODES).predict_proba([[0]])
+    np.testing.assert_allclose(proba[0], [0.3, 0.3, 0.4])
+
+
+def test_hierarchy_coder_rejects_codes_without_a_parent():
+    """Non-hierarchical labels (too short for the level) are refused with a clear message."""
+    coder = HierarchicalCoder(FixedProba(FINE), FixedProba(COARSE), level=3)
+    with pytest.raises(InvalidInputError, match="longer than 3 characters"):
+        coder.fit([[0]] * 2, ["Tea", "Coffee"])
+
+
+def test_hierarchy_model_probabilities_sum_to_one_and_follow_the_parents():
+    """The registered SOC coder: rows sum to 1 and raising the level weight moves mass
+    towards the minor group the coarse SVM prefers."""
+    x = ["fund accountant", "tax accountant", "baker", "nurse", "staff nurse"] * 3
+    y = ["2421", "2422", "5432", "2231", "2232"] * 3
+    probas = {}
+    for level_weight in (0.0, 2.0):
+        model = make_model("svc_fasttext_hierarchy", level_weight=level_weight)
+        probas[level_weight] = model.fit(x, y).predict_proba(["accountant nurse"])
+        np.testing.assert_allclose(probas[level_weight].sum(axis=1), 1.0)
+    classes = np.asarray(model.classes_)
+    coarse = model.named_steps["model"].coarse_
+    favoured = coarse.classes_[
+        coarse.predict_proba(
+            model.named_steps["features"].transform(["accountant nurse"])
+        ).argmax()
+    ]
+    in_favoured = np.char.startswith(classes.astype(str), favoured)
+    assert probas[2.0][0, in_favoured].sum() > probas[0.0][0, in_favoured].sum()
+
+
+def test_svm_temperature_lowers_overconfident_probabilities():
+    """A higher softmax temperature (the cross-validated 0.2) keeps every prediction and
+    lowers the SVM's confidence, which is too high on soc2010 (ECE 0.25 at 0.1)."""
+    queries = ["accountant", "baker of bread", "nurse", "tax baker"]
+    sharp = make_model("tfidf_linear_svc").fit(TRAIN_X, TRAIN_Y)
+    calibrated = make_model("tfidf_linear_svc", temperature=0.2).fit(TRAIN_X, TRAIN_Y)
+    p_sharp, p_cal = sharp.predict_proba(queries), calibrated.predict_proba(queries)
+    np.testing.assert_array_equal(p_sharp.argmax(axis=1), p_cal.argmax(axis=1))
+    assert (p_cal.max(axis=1) < p_sharp.max(axis=1)).all()
+
+
+def test_probability_average_weighs_members_and_aligns_columns():
+    """The blend is the weighted mean of its members' rows, whatever their class order."""
+    avg = ProbabilityAverage(
+        [
+            ("a", FixedProba({"x": 1.0, "y": 0.0})),
+            ("b", FixedProba({"x": 0.0, "y": 1.0})),
+        ],
+        weights=[0.75, 0.25],
+    )
+    proba = avg.fit([[0], [0]], ["y", "x"]).predict_proba([[0]])
+    assert avg.classes_.tolist() == ["x", "y"]
+    np.testing.assert_allclose(proba, [[0.75, 0.25]])
+
+
+def test_fasttext_is_reproducible_and_seeded():
+    """The same seed gives the same probabilities; another seed another initialisation."""
+    X = sparse.random(60, 40, density=0.2, random_state=0, format="csr")
+    y = np.array(list("abc") * 20)
+    first = FastTextClassifier(dim=8, epochs=3, seed=1).fit(X, y).predict_proba(X)
+    again = FastTextClassifier(dim=8, epochs=3, seed=1).fit(X, y).predict_proba(X)
+    other = FastTextClassifier(dim=8, epochs=3, seed=2).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)
+    np.testing.assert_allclose(first.sum(axis=1), 1.0, rtol=1e-6)

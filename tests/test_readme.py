@@ -19,11 +19,11 @@ SQUAD = Path(sys.executable).with_name("squad")
 
 #: Every `squad run` line of the README and the number of runs it stands for.
 RUNS = {
-    "squad run notebooks/coding.ipynb": 10,
+    "squad run notebooks/coding.ipynb": 15,
     "squad run notebooks/coding.ipynb -p dataset ecoicop -p model tfidf_linear_svc": 1,
     "squad run notebooks/coding.ipynb -p model lookup -p model complement_nb --dry-run": 2,
     "squad run notebooks/imputation.ipynb --jobs 2": 5,
-    "squad run notebooks/coding.ipynb --scheduler tcp://10.0.0.5:8786": 10,
+    "squad run notebooks/coding.ipynb --scheduler tcp://10.0.0.5:8786": 15,
     "squad run notebooks/coding.ipynb -p dataset ecoicop -p model notebooks/my_coder.py:make_coder": 1,
 }
 
