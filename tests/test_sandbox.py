@@ -361,7 +361,7 @@ def test_sandboxed_kernel_interrupts_and_leaves_nothing_behind(workdir):
     errors = [o for o in nb.cells[0].outputs if o.output_type == "error"]
     assert errors and errors[0].ename in ("KeyboardInterrupt", "CellTimeoutError")
     assert _result(nb.cells[1]) == {"after": 1, "cwd": str(workdir)}
-    assert seen_while_running[2], "the daemon never started"
+    assert seen_while_running[2], f"the daemon never started: {nb.cells[2].outputs}"
     # The daemon dies with the sandbox's PID namespace; that takes a moment.
     assert wait_until(lambda: _processes_with(marker) == [], timeout=60), (
         _processes_with(marker)
