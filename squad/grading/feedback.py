@@ -241,6 +241,8 @@ class AssignmentSources:
     code: dict[tuple[str, str], str]
     secret: list[str]
     allowed: dict[tuple[str, str], frozenset[str]]
+    #: The assignment's points (every submission's ``max_score`` in nbgrader).
+    max_score: float = 0.0
 
 
 def assignment_sources(
@@ -264,7 +266,8 @@ def assignment_sources(
     AssignmentSources
         ``code`` and ``allowed`` are keyed by (notebook, cell name).
     """
-    notebooks = gradebook.find_assignment(assignment).notebooks
+    found = gradebook.find_assignment(assignment)
+    notebooks = found.notebooks
     code = {
         (nb.name, cell.name): cell.source or ""
         for nb in notebooks
@@ -275,6 +278,7 @@ def assignment_sources(
         code=code,
         secret=hidden_lines(code.values(), begin, end),
         allowed={key: frozenset(assert_messages(text)) for key, text in code.items()},
+        max_score=float(found.max_score),
     )
 
 
@@ -334,7 +338,8 @@ def submission_results(
                     cells[grade_id], order[grade_id] = cell, index
         comments = {c.name: c.comment for c in submitted.comments if c.comment}
         grades = sorted(
-            submitted.grades, key=lambda g: (order.get(g.name, 1e9), g.name)
+            _grades(gradebook, submitted),
+            key=lambda g: (order.get(g.name, 1e9), g.name),
         )
         for grade in grades:
             key = (notebook, grade.name)
@@ -385,6 +390,23 @@ def submission_results(
                 }
             )
     return results
+
+
+def _grades(gradebook: Any, submitted: Any) -> list[Any]:
+    """A submitted notebook's grades, with their cells and points in one round trip.
+
+    ``submitted.grades`` would load each grade's cell, maximum score and cell type in
+    separate queries, a dozen per notebook.
+    """
+    from nbgrader.api import Grade
+    from sqlalchemy.orm import selectinload, undefer
+
+    return (
+        gradebook.db.query(Grade)
+        .filter(Grade.notebook_id == submitted.id)
+        .options(undefer(Grade.max_score), selectinload(Grade.cell))
+        .all()
+    )
 
 
 def _by_score(score: float, top: float) -> str:

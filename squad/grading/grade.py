@@ -303,17 +303,18 @@ class _Grader:
                 gb.db.commit()
             self._write_autograded(student, ret.files if ret.status == "graded" else {})
             if ret.status == "graded":
-                submission = gb.find_submission(self.assignment, student)
-                outcome.score = float(submission.score)
-                outcome.max_score = float(submission.max_score)
                 autograded = self.course.path(
                     self.course.coursedir.autograded_directory, student, self.assignment
                 )
                 if self.sources is None:
                     self.sources = assignment_sources(gb, self.assignment)
-                for item in submission_results(
+                results = submission_results(
                     gb, self.assignment, student, autograded, sources=self.sources
-                ):
+                )
+                # nbgrader's submission score: the sum of its grades (no late penalty).
+                outcome.score = float(sum(item["score"] for item in results))
+                outcome.max_score = self.sources.max_score
+                for item in results:
                     if item["status"] != "passed":
                         outcome.lost.append(
                             f"{item['grade_id']}: {item['score']:g}/"
@@ -428,6 +429,11 @@ def grade_assignment(
     check_pattern(student)
     # Decided before anything else: strict stops here where bubblewrap does not work.
     in_force = resolve_isolation(isolation)
+    if scheduler is None:
+        from squad.runs.executor import start_fork_server
+
+        # The workers' server imports nbgrader while this process loads the course.
+        start_fork_server(WORKER_PRELOAD)
     course_obj = load_course(course)
     folder = course_obj.path(course_obj.coursedir.source_directory, ".", assignment)
     if not folder.is_dir():
@@ -551,6 +557,7 @@ def _run(
     workers = 1 if scheduler else (jobs or os.cpu_count() or 1)
     window = 2 * workers if not scheduler else 64
     running: dict[Future, str] = {}
+    warming = None
     with (
         open_executor(
             jobs=jobs, scheduler=scheduler, preload=WORKER_PRELOAD
@@ -578,6 +585,12 @@ def _run(
                     grader.write_log(outcome)
                     outcomes.append(outcome)
                     bar.step(f"{sid}: {outcome.status}")
+            if not pending and len(running) <= workers and warming is None:
+                from squad.grading.reports import import_in_background
+
+                # Only the last submissions are left: the reports' imports take the
+                # core that falls idle first, instead of coming after the grading.
+                warming = import_in_background()
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 sid = running.pop(future)

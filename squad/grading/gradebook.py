@@ -225,14 +225,20 @@ def merge_submission(conn: Any, rows: Rows) -> dict[str, int]:
     tables = _tables()
     counts = {"inserted": 0, "updated": 0}
     for name in STUDENT_TABLES:
-        table = tables[name]
-        for row in rows.get(name, []):
-            found = conn.execute(select(table).where(table.c.id == row["id"])).first()
-            if found is None:
-                conn.execute(insert(table).values(**row))
-                counts["inserted"] += 1
+        table, given = tables[name], rows.get(name, [])
+        # One query finds the rows that exist; the new ones go in one statement.
+        existing = {
+            row["id"]: row
+            for row in _select(conn, table, "id", [r["id"] for r in given])
+        }
+        new = [row for row in given if row["id"] not in existing]
+        if new:
+            conn.execute(insert(table), new)
+            counts["inserted"] += len(new)
+        for row in given:
+            current = existing.get(row["id"])
+            if current is None:
                 continue
-            current = found._mapping
             changes = {
                 column: row[column]
                 for column in AUTOGRADE_COLUMNS[name]
