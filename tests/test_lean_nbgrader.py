@@ -119,3 +119,33 @@ def test_the_shared_engine_follows_the_next_copy(tmp_path, new_gradebooks):
         with copy_gradebook_engine(copy), Gradebook(f"sqlite:///{copy}") as gb:
             gb.add_student(student)
             assert [s.id for s in gb.students] == [student]
+
+
+def test_the_copy_tables_are_checked_once_per_copy(tmp_path, new_gradebooks):
+    """The first Gradebook of a copy checks its tables; later ones skip the check."""
+    from nbgrader.api import Base
+    from sqlalchemy import event
+
+    copy = tmp_path / "copy" / "gradebook.db"
+    copy.parent.mkdir()
+    url = f"sqlite:///{copy.as_posix()}"
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with copy_gradebook_engine(copy):
+        first = Gradebook(url)
+        engine = first.engine
+        first.close()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            with Gradebook(url) as second:
+                second.add_student("ada")
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    assert statements  # the listener saw the second gradebook's queries
+    assert not [s for s in statements if "table_info" in s.lower()]
+    assert "create_all" not in vars(Base.metadata)  # the patch ends with the block
+    with Gradebook(url) as after:
+        assert [s.id for s in after.students] == ["ada"]

@@ -10,7 +10,8 @@ submission with a disk flush each time. Its cell-metadata check calls
 
 :func:`copy_gradebook_engine` hands every ``Gradebook`` of the copy one long-lived
 engine per worker process, with the copy's flushes turned off (it is discarded after the
-submission; the grader writes the real gradebook). :func:`cache_metadata_validators`
+submission; the grader writes the real gradebook), and checks the copy's tables once,
+not once per ``Gradebook``. :func:`cache_metadata_validators`
 builds each schema's validator once. Neither touches the kernel or what student code
 sees: the same SQL runs on the same file and the same schema checks the same metadata,
 and ``bench/bench_grading.py`` checks that the gradebooks stay identical to
@@ -73,19 +74,32 @@ def copy_gradebook_engine(db_path: Path) -> Iterator[None]:
 
     wanted = f"sqlite:///{Path(db_path).as_posix()}"
     original = api.create_engine
+    metadata = api.Base.metadata
+    checked = {"copy": False}
 
     def create_engine(url: Any, *args: Any, **kwargs: Any) -> Any:
         if str(url) == wanted:
             return _engine()
         return original(url, *args, **kwargs)
 
+    def create_all(bind: Any = None, *args: Any, **kwargs: Any) -> None:
+        # Every Gradebook checks each table of the copy again (a query per table);
+        # once per copy is enough, as nothing drops them in between.
+        copy = bind is not None and bind is _STATE["engine"]
+        if copy and checked["copy"]:
+            return
+        type(metadata).create_all(metadata, bind, *args, **kwargs)
+        checked["copy"] = checked["copy"] or copy
+
     with _GUARD:
         _STATE["path"] = str(db_path)
         api.create_engine = create_engine
+        metadata.create_all = create_all
         try:
             yield
         finally:
             api.create_engine = original
+            del metadata.create_all
             if _STATE["engine"] is not None:
                 # Close the copy's connections before the copy is removed.
                 type(_STATE["engine"]).dispose(_STATE["engine"])
