@@ -45,6 +45,7 @@ from browser_helpers import (
     save_manual_score,
 )
 from hub_helpers import run_as, user_env
+from waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "hub"
@@ -737,14 +738,44 @@ def _kept_state(hub: Hub) -> dict[str, object]:
     return {"users": users, "files": files, "grades": grades}
 
 
+def _managed_services(hub: Hub) -> list:
+    """The hub's Formgrader and idle culler processes."""
+    import psutil
+
+    found = []
+    for child in psutil.Process(hub.server.process.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            command = " ".join(child.cmdline())
+            if "jupyterhub_idle_culler" in command or (
+                "jupyterhub.singleuser" in command
+                and child.username() == hub.course.grader
+            ):
+                found.append(child)
+    return found
+
+
+def _alive(process) -> bool:
+    """Running, and not a zombie waiting to be reaped."""
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def test_restart_keeps_users_submissions_and_grades(hub, load_run, browser):
-    """Stopped and started again from its course file, the hub has lost nothing.
+    """Killed (``kill -9``) and started again from its course file, the hub has lost
+    nothing, and its services did not outlive it.
 
     Runs last in this file: after the load test and the browser cycle have left
     submissions and grades. A trainee logged in before the restart is still logged
     in after it (the cookie secret and the hub's database are kept); another logs in
-    with the same password.
+    with the same password. The Formgrader and the idle culler must stop with the hub:
+    left running, they would hold their ports and the new hub's would not start.
     """
+    import signal
+
     from squad.hub.server import start_hub
 
     before = _kept_state(hub)
@@ -755,7 +786,12 @@ def test_restart_keeps_users_submissions_and_grades(hub, load_run, browser):
         with stays.step("before-restart"):
             stays.login(hub.passwords["trainee"], "/hub/home")
             expect(stays.page).to_have_url(re.compile(r"/hub/home$"), timeout=60_000)
-        hub.server.stop()
+        services = _managed_services(hub)
+        names = sorted(" ".join(p.cmdline())[-60:] for p in services)
+        assert len(services) == 2, f"expected the Formgrader and the culler: {names}"
+        hub.server.process.send_signal(signal.SIGKILL)
+        hub.server.stop()  # reaps it and stops the proxy it left behind
+        assert wait_until(lambda: not any(map(_alive, services)), timeout=60)
         started = time.monotonic()
         hub.server = start_hub(hub.course)
         FIGURES["hub_restart_s"] = round(time.monotonic() - started, 1)

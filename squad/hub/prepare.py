@@ -350,6 +350,17 @@ def role_environment(layout: HubLayout, role: str) -> dict[str, str]:
     return environment
 
 
+#: Run first by the hub's managed services (Formgrader, idle culler): they get SIGTERM
+#: when the hub dies, however it dies. A hub stopped by SIGTERM stops them itself; one
+#: that is killed would leave them holding their ports. Trainees' servers do not run
+#: it: they outlive a hub restart by design.
+_DIE_WITH_HUB = (
+    "import ctypes, os, signal; "
+    "ctypes.CDLL(None).prctl(1, int(signal.SIGTERM), 0, 0, 0); "  # PR_SET_PDEATHSIG
+    "os.getppid() == 1 and os.kill(os.getpid(), signal.SIGTERM); "  # hub already gone
+)
+
+
 def _settings(course: CourseFile, layout: HubLayout, *, ip: str) -> dict[str, Any]:
     scripts = user_python(layout.root / "python")
     return {
@@ -364,7 +375,18 @@ def _settings(course: CourseFile, layout: HubLayout, *, ip: str) -> dict[str, An
             "jupyterhub.singleuser:main",
             "jupyterhub-singleuser",
         ),
-        "python": sys.executable,
+        "formgrader": masked_entry_point(
+            str(scripts / "python"),
+            "jupyterhub.singleuser:main",
+            "jupyterhub-singleuser",
+            prelude=_DIE_WITH_HUB,
+        ),
+        "culler": masked_entry_point(
+            sys.executable,
+            "jupyterhub_idle_culler:main",
+            "jupyterhub-idle-culler",
+            prelude=_DIE_WITH_HUB,
+        ),
         "instructors": list(course.instructors),
         "trainees": list(course.trainees),
         "grader": course.grader,
@@ -461,7 +483,7 @@ c.JupyterHub.services = [
         # The course's Formgrader, shared by the instructors, run by the grader.
         "name": course,
         "url": f"http://127.0.0.1:{{ports[3]}}",
-        "command": S["singleuser"],
+        "command": S["formgrader"],
         "user": S["grader"],
         "cwd": S["course_root"],
         "oauth_no_confirm": True,
@@ -474,12 +496,7 @@ c.JupyterHub.services = [
     }},
     {{
         "name": "idle-culler",
-        "command": [
-            S["python"],
-            "-m",
-            "jupyterhub_idle_culler",
-            f"--timeout={{S['idle_seconds']}}",
-        ],
+        "command": [*S["culler"], f"--timeout={{S['idle_seconds']}}"],
     }},
 ]
 '''
