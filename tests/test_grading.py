@@ -431,3 +431,27 @@ def test_grade_on_a_dask_cluster_matches_nbgrader(graded, tmp_path):
     for key, value in ours.items():
         assert value == theirs[key], key
     assert len(ours) == 4 * 10
+
+
+@pytest.mark.slow
+def test_kernels_start_without_the_debugger_yet_student_code_can_import_it(tmp_path):
+    """Grading kernels skip ipykernel's debugger (CPU), and nothing else changes:
+    ``debugpy`` imports, ``sys.argv`` is ipykernel's own, the answers score."""
+    tmp_path.chmod(0o755)
+    course = gc.build_course(tmp_path / "course")
+    probe = (
+        "import sys\n"
+        "print('preloaded:', any(m.startswith('_pydevd') for m in sys.modules))\n"
+        "print('argv0:', sys.argv[0].rsplit('/', 1)[-1])\n"
+        "import debugpy\n"
+        "print('imported:', debugpy.__name__)"
+    )
+    gc.submit(course, "probe", gc._with(gc.answer(course, {}), "q1_mean", probe))
+    result = grade_assignment("ps1", course=course, jobs=1, progress=False)
+    [outcome] = result.outcomes
+    assert (outcome.status, outcome.score) == ("graded", 7.0), outcome.lost
+    graded = nbformat.read(course / "autograded/probe/ps1/ps1.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for o in gc.cell(graded, "q1_mean").outputs)
+    assert "preloaded: False" in printed
+    assert "argv0: ipykernel_launcher.py" in printed
+    assert "imported: debugpy" in printed

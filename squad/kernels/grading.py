@@ -32,6 +32,7 @@ __all__ = [
     "history_args",
     "starter",
     "watch_memory",
+    "without_debugger",
 ]
 
 #: Extra kernel arguments nbclient adds for IPython kernels (history in memory).
@@ -52,12 +53,41 @@ def history_args(execute_config: Any) -> list[str]:
     return extra
 
 
+#: Runs ``python -m ipykernel_launcher`` (same ``sys.argv``, ``sys.path`` and
+#: ``__main__``) after ipykernel has decided, with ``debugpy`` blocked for the moment,
+#: that it has no debugger: its import (debugpy and pydevd, 140 modules) is about a
+#: fifth of a kernel's start-up CPU, and grading never debugs. The block is lifted
+#: before the kernel starts: student code imports ``debugpy`` as in any kernel.
+WITHOUT_DEBUGGER = (
+    "import runpy, sys; sys.modules['debugpy'] = None; "
+    "import ipykernel.debugger; del sys.modules['debugpy']; "
+    "runpy.run_module('ipykernel_launcher', run_name='__main__', alter_sys=True)"
+)
+
+
+def without_debugger(kernel_cmd: list[str]) -> list[str]:
+    """``kernel_cmd`` with ipykernel's debugger left out, if it is ``-m ipykernel_launcher``.
+
+    Examples
+    --------
+    >>> without_debugger(["python", "-m", "ipykernel_launcher", "-f", "k.json"])[1:2]
+    ['-c']
+    >>> without_debugger(["R", "--slave"])
+    ['R', '--slave']
+    """
+    if kernel_cmd[1:3] == ["-m", "ipykernel_launcher"]:
+        return [kernel_cmd[0], "-c", WITHOUT_DEBUGGER, *kernel_cmd[3:]]
+    return list(kernel_cmd)
+
+
 class GradingKernelManager(AsyncSandboxedKernelManager):
-    """The sandboxed kernel manager, with the kernel's own output sent to a file."""
+    """The sandboxed kernel manager, with the kernel's own output sent to a file and
+    without ipykernel's debugger (see :data:`WITHOUT_DEBUGGER`)."""
 
     log_path: Path | None = None
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        kernel_cmd = without_debugger(kernel_cmd)
         if self.log_path is None:
             await super()._async_launch_kernel(kernel_cmd, **kw)
             return
