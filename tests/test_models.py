@@ -8,7 +8,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from squad.errors import InvalidInputError
-from squad.tasks.hierarchy import HierarchicalCoder
+from squad.tasks.hierarchy import HierarchicalCoder, TitleAugmentedCoder
 from squad.tasks.models import (
     FastTextClassifier,
     LookupCoder,
@@ -119,7 +119,9 @@ def test_hierarchy_model_probabilities_sum_to_one_and_follow_the_parents():
     y = ["2421", "2422", "5432", "2231", "2232"] * 3
     probas = {}
     for level_weight in (0.0, 2.0):
-        model = make_model("svc_fasttext_hierarchy", level_weight=level_weight)
+        model = make_model(
+            "svc_fasttext_hierarchy", level_weight=level_weight, titles=None
+        )
         probas[level_weight] = model.fit(x, y).predict_proba(["accountant nurse"])
         np.testing.assert_allclose(probas[level_weight].sum(axis=1), 1.0)
     classes = np.asarray(model.classes_)
@@ -168,3 +170,90 @@ def test_fasttext_is_reproducible_and_seeded():
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)
     np.testing.assert_allclose(first.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_geometric_pooling_is_the_normalised_weighted_geometric_mean():
+    """pooling="geometric" gives prod p_i ** w_i (weights summing to 1), renormalised; unlike
+    the mean it demotes a class that one member rules out."""
+    members = [
+        ("a", FixedProba({"x": 0.90, "y": 0.09, "z": 0.01})),
+        ("b", FixedProba({"x": 0.01, "y": 0.50, "z": 0.49})),
+    ]
+    mean = ProbabilityAverage(members).fit([[0]] * 3, ["x", "y", "z"])
+    geo = ProbabilityAverage(members, weights=[3.0, 1.0], pooling="geometric")
+    proba = geo.fit([[0]] * 3, ["x", "y", "z"]).predict_proba([[0]])[0]
+    expected = (
+        np.array([0.90, 0.09, 0.01]) ** 0.75 * np.array([0.01, 0.50, 0.49]) ** 0.25
+    )
+    np.testing.assert_allclose(proba, expected / expected.sum())
+    equal = ProbabilityAverage(members, pooling="geometric").fit(
+        [[0]] * 3, ["x", "y", "z"]
+    )
+    assert mean.predict([[0]]).tolist() == ["x"]
+    assert equal.predict([[0]]).tolist() == ["y"]
+    with pytest.raises(InvalidInputError, match="Unknown pooling 'median'"):
+        ProbabilityAverage(members, pooling="median").fit([[0]] * 3, ["x", "y", "z"])
+
+
+def test_title_augmented_coder_learns_a_code_from_its_title():
+    """A code whose training records never use its title's words is still found from the
+    title; codes absent from the training labels get no record, so classes_ is unchanged."""
+    x = ["fund accountant", "tax accountant", "baker", "bread baker", "ward helper"] * 3
+    y = ["2421", "2421", "5432", "5432", "2222"] * 3
+    titles = {
+        "2222": "Occupational therapists",
+        "2421": "Chartered and certified accountants",
+        "9999": "Code not in the training labels",
+    }
+    query = ["occupational therapist"]
+    plain = make_model("tfidf_linear_svc").fit(x, y)
+    coder = TitleAugmentedCoder(make_model("tfidf_linear_svc"), titles=titles)
+    coder.fit(x, y)
+    assert plain.predict(query).tolist() != ["2222"]
+    assert coder.predict(query).tolist() == ["2222"]
+    assert coder.classes_.tolist() == ["2222", "2421", "5432"]
+    assert coder.n_titles_ == 2
+    np.testing.assert_allclose(coder.predict_proba(query).sum(axis=1), 1.0)
+    # singular=True also adds "occupational therapist"; repeat multiplies both records.
+    recorder = TitleAugmentedCoder(_Recorder(), titles=titles, repeat=2, singular=True)
+    recorder.fit(["ward helper"], ["2222"])
+    assert (
+        recorder.estimator_.seen_
+        == ["ward helper"]
+        + [
+            "Occupational therapists",
+            "occupational therapist",
+        ]
+        * 2
+    )
+
+
+class _Recorder(ClassifierMixin, BaseEstimator):
+    """Records the training texts it is fitted on."""
+
+    def fit(self, X, y):
+        self.seen_ = list(X)
+        self.classes_ = np.unique(np.asarray(y).astype(str))
+        return self
+
+
+def test_registered_hierarchy_model_adds_the_soc_unit_group_titles():
+    """svc_fasttext_hierarchy reads the titles of the dataset it codes (SOC 2010's unit
+    groups) and pools the SVM and fastText geometrically; titles=None switches the titles
+    off, and so does a dataset without a classification hierarchy."""
+    model = make_model("svc_fasttext_hierarchy", dataset="soc2010")
+    assert isinstance(model, TitleAugmentedCoder)
+    assert model.titles == "soc2010" and model.repeat == 3 and model.singular
+    assert model.estimator.named_steps["model"].fine.pooling == "geometric"
+    model.fit(TRAIN_X, TRAIN_Y)
+    assert model.n_titles_ == 3
+    assert model.predict(["registered nurse", "fund accountant"]).tolist() == [
+        "2231",
+        "2421",
+    ]
+    for untitled in (
+        make_model("svc_fasttext_hierarchy", dataset="soc2010", titles=None),
+        make_model("svc_fasttext_hierarchy", dataset="ecoicop"),
+        make_model("svc_fasttext_hierarchy"),
+    ):
+        assert not isinstance(untitled, TitleAugmentedCoder)

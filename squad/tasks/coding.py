@@ -233,7 +233,7 @@ def fit_and_evaluate(
         ``report`` is :func:`squad.evaluation.metrics.coding_report` with probabilities, plus
         ``fit_seconds``, ``predict_seconds`` and ``records_per_second``.
     """
-    estimator = make_model(model, seed=seed, **settings)
+    estimator = make_model(model, seed=seed, dataset=task.dataset, **settings)
     started = time.perf_counter()
     estimator.fit(task.x_train, task.y_train)
     fitted = time.perf_counter()

@@ -1,13 +1,17 @@
-"""A coder that lets a coarser level of a hierarchical classification vote on the unit group.
+"""Coders that use the structure of a hierarchical classification, not only its examples.
 
 Hierarchical codes such as SOC 2010 unit groups ("2421") nest by prefix: the first three digits
 are the minor group ("242"), the first two the sub-major group. A classifier trained on the
 minor groups sees ten times more examples per class than one trained on unit groups, so its
-opinion is a useful prior on which unit groups are plausible.
+opinion is a useful prior on which unit groups are plausible (:class:`HierarchicalCoder`).
+The classification also publishes a title for every code ("Occupational therapists"), which
+a coding index need not repeat among its entries (:class:`TitleAugmentedCoder`).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -15,7 +19,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from squad.errors import InvalidInputError
 
-__all__ = ["HierarchicalCoder"]
+__all__ = ["HierarchicalCoder", "TitleAugmentedCoder"]
+
+
+def _singular(title: str) -> str:
+    """Lower-case ``title`` with English plurals crudely made singular."""
+    return " ".join(
+        re.sub(r"(?<=[a-z]{3})s$", "", w) if not w.endswith("ss") else w
+        for w in title.lower().split()
+    )
 
 
 def _log(p: np.ndarray) -> np.ndarray:
@@ -84,6 +96,95 @@ class HierarchicalCoder(ClassifierMixin, BaseEstimator):
         score -= score.max(axis=1, keepdims=True)
         np.exp(score, out=score)
         return score / score.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+class TitleAugmentedCoder(ClassifierMixin, BaseEstimator):
+    """Fit a text coder on its training records plus the classification's title of each code.
+
+    Every code present in the training labels that has a title in ``titles`` adds
+    ``repeat`` records (its title, coded to it) to the training data; predictions are the
+    wrapped coder's. A code is then learnt from its official wording too, e.g. the SOC 2010
+    unit group 2222's "Occupational therapists" when no index entry of that unit group in
+    the training split says "occupational therapist". The titles are published
+    classification metadata, not records of the test split.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A coder over strings (``fit``, ``predict_proba``, ``classes_``), e.g. a Pipeline.
+    titles : str or mapping
+        Code -> title, or the name of a dataset whose classification hierarchy
+        (:func:`squad.data.datasets.load_hierarchy`) gives them, read when fitting.
+    repeat : int, default=1
+        Records added per titled code.
+    singular : bool, default=False
+        Also add each title with its English plurals made singular (a trailing "s" of
+        words of four or more letters dropped, except after "s": "Occupational
+        therapists" -> "occupational therapist"), since index entries name one job and
+        titles name the group; ``repeat`` times too.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted clone of ``estimator``.
+    n_titles_ : int
+        Codes of the training labels that got a title record.
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyClassifier
+    >>> coder = TitleAugmentedCoder(DummyClassifier(), titles={"2222": "Occupational therapists"})
+    >>> coder.fit([[0], [0]], ["2221", "2221"]).classes_.tolist(), coder.n_titles_
+    (['2221'], 0)
+    >>> coder.fit(["a", "b"], ["2221", "2222"]).n_titles_
+    1
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        titles: Any,
+        repeat: int = 1,
+        singular: bool = False,
+    ):
+        self.estimator = estimator
+        self.titles = titles
+        self.repeat = repeat
+        self.singular = singular
+
+    def _title_table(self) -> Mapping[str, str]:
+        if isinstance(self.titles, Mapping):
+            return {str(k): str(v) for k, v in self.titles.items()}
+        from squad.data.datasets import load_hierarchy
+
+        table = load_hierarchy(str(self.titles))
+        return dict(
+            zip(table["code"].astype(str), table["title"].astype(str), strict=True)
+        )
+
+    def fit(self, X: Iterable[Any], y: Any) -> TitleAugmentedCoder:
+        codes = np.asarray(y).astype(str)
+        table = self._title_table()
+        titled = [str(c) for c in np.unique(codes) if c in table]
+        extra = [(table[c], c) for c in titled]
+        if self.singular:
+            extra += [(_singular(table[c]), c) for c in titled]
+        extra *= int(self.repeat)
+        x = list(X)
+        if extra:
+            x += [text for text, _ in extra]
+            codes = np.concatenate([codes, np.array([code for _, code in extra])])
+        self.estimator_ = clone(self.estimator).fit(x, codes)
+        self.classes_ = np.asarray(self.estimator_.classes_)
+        self.n_titles_ = len(titled) if self.repeat > 0 else 0
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """The wrapped coder's probabilities of the codes in ``classes_``."""
+        return self.estimator_.predict_proba(X)
 
     def predict(self, X: Any) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
