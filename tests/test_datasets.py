@@ -86,7 +86,28 @@ def test_load_hierarchy_soc2010_levels():
     """9 major, 25 sub-major, 90 minor and 369 unit groups."""
     hierarchy = squad.load_hierarchy("soc2010")
     assert hierarchy.groupby("level").size().tolist() == [9, 25, 90, 369]
-    assert set(hierarchy.columns) == {"code", "level", "title"}
+    assert set(hierarchy.columns) == {"code", "level", "title", "description"}
+
+
+def test_soc2010_unit_group_descriptions_match_their_codes():
+    """Volume 1's descriptions sit on their own unit groups: each names its group's job,
+    none is an index title, and minor group 246 (two descriptions, three unit groups)
+    gets none rather than a guess."""
+    hierarchy = squad.load_hierarchy("soc2010").set_index("code")
+    units = hierarchy.loc[hierarchy["level"] == 4, "description"]
+    assert (units != "").sum() == 366
+    assert units[["2461", "2462", "2463"]].tolist() == ["", "", ""]
+    assert (hierarchy.loc[hierarchy["level"] < 4, "description"] == "").all()
+    for code, start in {
+        "2121": "civil engineers undertake research and design",
+        "2216": "veterinarians diagnose and treat animal injuries",
+        "3441": "professional sportsmen and women train and compete",
+        "9279": "workers in this unit group perform a variety of elementary services",
+        "1115": "this unit group includes those who head large enterprises",
+    }.items():
+        assert units[code].startswith(start)
+    index_titles = set(squad.load_dataset("soc2010")["title_natural"])
+    assert not index_titles & set(units[units != ""])
 
 
 def test_load_hierarchy_without_one_raises():

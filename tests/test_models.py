@@ -228,6 +228,29 @@ def test_title_augmented_coder_learns_a_code_from_its_title():
     )
 
 
+def test_title_augmented_coder_adds_the_unit_group_descriptions():
+    """With description_repeat, each labelled unit group's Volume 1 description is added
+    that many times after its titles; codes without a description (2461-2463) add none,
+    and description_repeat=0 adds no description at all."""
+    recorder = TitleAugmentedCoder(
+        _Recorder(), titles="soc2010", repeat=1, description_repeat=2
+    )
+    recorder.fit(["vet", "quality engineer"], ["2216", "2461"])
+    seen = recorder.estimator_.seen_
+    assert seen[:4] == [
+        "vet",
+        "quality engineer",
+        "Veterinarians",
+        "Quality control and planning engineers",
+    ]
+    assert len(seen) == 6 and seen[4] == seen[5]
+    assert seen[4].startswith("veterinarians diagnose and treat animal injuries")
+    assert recorder.n_titles_ == 2 and recorder.n_descriptions_ == 1
+    bare = TitleAugmentedCoder(_Recorder(), titles="soc2010").fit(["vet"], ["2216"])
+    assert bare.estimator_.seen_ == ["vet", "Veterinarians"]
+    assert bare.n_descriptions_ == 0
+
+
 class _Recorder(ClassifierMixin, BaseEstimator):
     """Records the training texts it is fitted on."""
 
@@ -245,8 +268,10 @@ def test_registered_hierarchy_model_adds_the_soc_unit_group_titles():
     assert isinstance(model, TitleAugmentedCoder)
     assert model.titles == "soc2010" and model.repeat == 3 and model.singular
     assert model.estimator.named_steps["model"].fine.pooling == "geometric"
+    assert model.description_repeat == 3
     model.fit(TRAIN_X, TRAIN_Y)
     assert model.n_titles_ == 3
+    assert model.n_descriptions_ == 3
     assert model.predict(["registered nurse", "fund accountant"]).tolist() == [
         "2231",
         "2421",

