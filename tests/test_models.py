@@ -269,6 +269,15 @@ def test_registered_hierarchy_model_adds_the_soc_unit_group_titles():
     assert model.titles == "soc2010" and model.repeat == 3 and model.singular
     assert model.estimator.named_steps["model"].fine.pooling == "geometric"
     assert model.description_repeat == 3
+    pool = model.estimator.named_steps["model"].fine
+    assert [name for name, _ in pool.members] == ["svc", "fasttext"]
+    with_logreg = (
+        make_model("svc_fasttext_hierarchy", dataset="soc2010", logreg_weight=0.3)
+        .estimator.named_steps["model"]
+        .fine
+    )
+    assert [name for name, _ in with_logreg.members] == ["svc", "fasttext", "logreg"]
+    np.testing.assert_allclose(with_logreg.weights, [0.4, 0.3, 0.3])
     model.fit(TRAIN_X, TRAIN_Y)
     assert model.n_titles_ == 3
     assert model.n_descriptions_ == 3
