@@ -82,6 +82,31 @@ BAD = {
         r"has no function 'make'; it defines: other",
     ),
     "syntax": ("def make(:\n", r"failed to load: SyntaxError"),
+    "exits_on_import": ("import sys\nsys.exit(0)\n", r"failed to load: SystemExit: 0"),
+    "exits_in_factory": (
+        "import sys\ndef make(seed=0):\n    sys.exit(3)\n",
+        r"factory\(seed=0, \*\*\{\}\) raised SystemExit: 3",
+    ),
+    "proba_raises": (
+        "import numpy as np\nclass Coder:\n    def fit(self, X, y):\n"
+        "        self.classes_ = np.unique(y)\n        return self\n"
+        "    def predict_proba(self, X):\n        raise RuntimeError('not yet')\n"
+        "def make(seed=0):\n    return Coder()\n",
+        r"predict_proba on 4 toy texts raised RuntimeError: not yet",
+    ),
+    "proba_not_numbers": (
+        "class Coder:\n    def fit(self, X, y):\n"
+        "        self.classes_ = sorted(set(y))\n        return self\n"
+        "    def predict_proba(self, X):\n        return [['a'] * 3 for _ in X]\n"
+        "def make(seed=0):\n    return Coder()\n",
+        r"predict_proba on 4 toy texts raised ValueError",
+    ),
+    "classes_not_a_sequence": (
+        "class Coder:\n    def fit(self, X, y):\n        self.classes_ = 3\n"
+        "        return self\n    def predict_proba(self, X):\n        return []\n"
+        "def make(seed=0):\n    return Coder()\n",
+        r"classes_ is a int, not a sequence of codes",
+    ),
     "raises": (
         "def make(seed=0):\n    raise RuntimeError('no GPU here')\n",
         r"factory\(seed=0, \*\*\{\}\) raised RuntimeError: no GPU here",
@@ -126,6 +151,33 @@ def test_cli_run_refuses_a_bad_model_before_any_run(tmp_path, monkeypatch):
     assert result.output.startswith("Error: Model 'bad.py:make' (given with -p): ")
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_cli_run_reports_a_model_file_that_exits(tmp_path, monkeypatch):
+    """A model file calling sys.exit(0) does not end `squad run` silently with status 0."""
+    (tmp_path / "exits.py").write_text("import sys\nsys.exit(0)\n")
+    monkeypatch.chdir(tmp_path)
+    notebook = _notebook(tmp_path)
+    result = CliRunner().invoke(
+        main, ["run", str(notebook), "-p", "model", "exits.py:make", "--dry-run"]
+    )
+    assert result.exit_code == 2
+    assert "failed to load: SystemExit: 0" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_model_file_with_a_byte_order_mark_loads(tmp_path, monkeypatch):
+    """UTF-8 with a byte-order mark (as Windows editors save it) loads; its sha256 is
+    the file's, and the copy shipped with a run passes its check."""
+    path = _coder(tmp_path / "win", version=5)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    code = check_model("coder.py:make", base_dir=path.parent)
+    assert code["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / MANIFEST_FILE).write_text(model_manifest({"coder.py:make": code}))
+    monkeypatch.setenv("SQUAD_RUN_DIR", str(run_dir))
+    assert member_factory("coder.py:make")().version == 5
 
 
 def test_run_id_follows_the_model_file_content(tmp_path, monkeypatch):

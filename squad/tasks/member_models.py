@@ -209,6 +209,18 @@ def resolve_model(
     }
 
 
+#: What member code may raise that must become a one-line error, not end the kit:
+#: ``sys.exit()`` in a model file would otherwise quit ``squad run`` silently, with its code.
+_MEMBER_ERRORS = (Exception, SystemExit)
+
+
+def _exited(spec: str, step: str, err: SystemExit) -> InvalidInputError:
+    return InvalidInputError(
+        f"Model {spec!r} called sys.exit({err.code!r}) in {step}; a model must return "
+        "or raise, not exit."
+    )
+
+
 def _load_factory(code: Mapping[str, Any]) -> Callable[..., Any]:
     """The factory function of resolved member code (a file's source or an entry point)."""
     if code["kind"] == "entry_point":
@@ -217,7 +229,7 @@ def _load_factory(code: Mapping[str, Any]) -> Callable[..., Any]:
             raise _unknown(code["spec"], "")
         try:
             return entry.load()
-        except Exception as err:
+        except _MEMBER_ERRORS as err:
             msg = (
                 f"Model {code['spec']!r} (entry point {entry.value}) failed to load: "
                 f"{type(err).__name__}: {err}"
@@ -231,8 +243,11 @@ def _load_factory(code: Mapping[str, Any]) -> Callable[..., Any]:
         # Registered so that pickle finds the member's classes by reference.
         sys.modules[name] = module
         try:
-            exec(compile(code["source"], code["path"], "exec"), module.__dict__)
-        except Exception as err:
+            # Windows editors often save UTF-8 with a byte-order mark, which Python
+            # itself accepts; the source keeps it so that its sha256 is the file's.
+            source = code["source"].removeprefix("\ufeff")
+            exec(compile(source, code["path"], "exec"), module.__dict__)
+        except _MEMBER_ERRORS as err:
             del sys.modules[name]
             msg = (
                 f"Model file {code['path']} failed to load: "
@@ -258,7 +273,7 @@ def _build(code: Mapping[str, Any], seed: int, settings: Mapping[str, Any]) -> A
     factory = _load_factory(code)
     try:
         return factory(seed=seed, **settings)
-    except Exception as err:
+    except _MEMBER_ERRORS as err:
         msg = (
             f"Model {code['spec']!r}: factory(seed={seed}, **{dict(settings)!r}) "
             f"raised {type(err).__name__}: {err}"
@@ -271,6 +286,8 @@ def _try_on_toy_texts(spec: str, estimator: Any) -> None:
     table. A model that cannot learn from so little is only warned about."""
     try:
         estimator.fit(list(_TOY_TEXTS), np.array(_TOY_CODES))
+    except SystemExit as err:
+        raise _exited(spec, "fit", err) from err
     except Exception as err:
         logger.warning(
             "Model %r could not be tried on %s toy texts (%s: %s); it is checked when "
@@ -288,11 +305,26 @@ def _try_on_toy_texts(spec: str, estimator: Any) -> None:
             "order of predict_proba's columns."
         )
         raise InvalidInputError(msg)
-    proba = np.asarray(estimator.predict_proba(_TOY_TEXTS[:4]), dtype=float)
-    if proba.shape != (4, len(classes)):
+    try:
+        n_classes = len(classes)
+    except TypeError as err:
+        msg = (
+            f"Model {spec!r}: classes_ is a {type(classes).__name__}, not a sequence of "
+            "codes; set it to the codes in the order of predict_proba's columns."
+        )
+        raise InvalidInputError(msg) from err
+    try:
+        proba = np.asarray(estimator.predict_proba(_TOY_TEXTS[:4]), dtype=float)
+    except _MEMBER_ERRORS as err:
+        msg = (
+            f"Model {spec!r}: predict_proba on 4 toy texts raised "
+            f"{type(err).__name__}: {err}; it must return a table of probabilities."
+        ).replace("\n", " ")
+        raise InvalidInputError(msg) from err
+    if proba.shape != (4, n_classes):
         msg = (
             f"Model {spec!r}: predict_proba of 4 texts has shape {proba.shape}; it "
-            f"must be (4, len(classes_)) = (4, {len(classes)})."
+            f"must be (4, len(classes_)) = (4, {n_classes})."
         )
         raise InvalidInputError(msg)
 
