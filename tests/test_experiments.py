@@ -347,6 +347,12 @@ def test_plan_sweep_uses_grid_beside_notebook_without_params(tmp_path):
         ),
         # Fixing the varied parameter collapses the grid to one run.
         ({"x": 5}, "grid", [(5, 1.0, "a")]),
+        # Exponents without a decimal point are numbers (YAML 1.1 reads them as text).
+        (
+            [("scale", "1e-5"), ("scale", "2E3")],
+            None,
+            [(1, 1e-5, "a"), (1, 2000.0, "a")],
+        ),
     ],
 )
 def test_plan_sweep_params_semantics(tmp_path, params, grid, expected):
@@ -360,6 +366,22 @@ def test_plan_sweep_params_semantics(tmp_path, params, grid, expected):
         for r in plan.runs
     ]
     assert got == expected
+
+
+def test_repeated_values_that_differ_as_number_and_boolean_are_two_runs(tmp_path):
+    """-p settings '{a: 1}' -p settings '{a: true}' plans two runs (True == 1 in Python)."""
+    path = tmp_path / "member_model.ipynb"
+    shutil.copy(Path(__file__).parent / "data" / "notebooks" / path.name, path)
+    plan = plan_sweep(
+        path,
+        params=[
+            ("settings", "{a: 1}"),
+            ("settings", "{a: true}"),
+            ("settings", "{a: 1}"),
+        ],
+    )
+    assert [r.parameters["settings"] for r in plan.runs] == [{"a": 1}, {"a": True}]
+    assert [type(r.parameters["settings"]["a"]) for r in plan.runs] == [int, bool]
 
 
 def test_plan_sweep_validates_every_run_before_running(tmp_path):

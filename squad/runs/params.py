@@ -69,6 +69,22 @@ _GRID_KEYS = ("base", "grid", "runs")
 _DECIMAL = re.compile(r"[-+]?[0-9]+")
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML with YAML 1.2's floats: PyYAML (YAML 1.1) reads ``1e-5`` and ``1e3``, with
+    no decimal point, as text, so ``alpha: 1e-5`` would reach a model as a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 @dataclass(frozen=True)
 class Parameter:
     """A parameter declared in a notebook's ``parameters`` cell.
@@ -412,13 +428,15 @@ def parse_value(text: str, param: Parameter | None = None) -> Any:
     (0.5, True, ['a', 'b'])
     >>> parse_value("0123", Parameter("code", "str", "")), parse_value("0123")
     ('0123', 123)
+    >>> parse_value("1e-5"), parse_value("{alpha: 1e-5, n: 1E3}")
+    (1e-05, {'alpha': 1e-05, 'n': 1000.0})
     """
     if param is not None and param.type == "str":
         return text
     if _DECIMAL.fullmatch(text.strip()):  # YAML 1.1 would read 0123 as octal
         return int(text)
     try:
-        return yaml.safe_load(text) if text.strip() else text
+        return _load_yaml(text) if text.strip() else text
     except yaml.YAMLError as err:
         name = f" for {param.name!r}" if param else ""
         msg = f"Value {text!r}{name} is not a valid YAML value ({err.problem})."
@@ -578,7 +596,7 @@ def read_grid(path: str | os.PathLike[str]) -> list[dict]:
         msg = f"Grid file {path} does not exist; check the path."
         raise MissingFileError(msg) from err
     try:
-        spec = yaml.safe_load(text)
+        spec = _load_yaml(text)
     except yaml.YAMLError as err:
         msg = f"Grid file {path} is not valid YAML: {err}".replace("\n", " ")
         raise InvalidInputError(msg) from err

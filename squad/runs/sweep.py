@@ -247,7 +247,8 @@ def _given_values(
     for name, value in items:
         checked = resolve_parameters({name: value}, declared, where="given with -p")
         values = given.setdefault(name, [])
-        if checked[name] not in values:
+        # Compared as canonical JSON: with ==, True equals 1 and {a: true} {a: 1}.
+        if canonical_json(checked[name]) not in {canonical_json(v) for v in values}:
             values.append(checked[name])
     return given
 
