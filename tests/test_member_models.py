@@ -200,6 +200,31 @@ def test_run_id_follows_the_model_file_content(tmp_path, monkeypatch):
     assert plain.code == {} and plain.code_provenance() is None
 
 
+def test_a_notebook_without_a_dataset_checks_and_versions_member_files(
+    tmp_path, monkeypatch
+):
+    """Without a dataset parameter a path.py:factory model is still checked before any
+    run, resolved from the working folder and part of the run id; another notebook's
+    plain "model" value is left alone."""
+    monkeypatch.chdir(tmp_path)
+    notebook = _notebook(tmp_path / "nbs")
+    nb = json.loads(notebook.read_text())
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        if source.startswith("dataset: str"):
+            cell["source"] = source.split("\n", 1)[1]
+    notebook.write_text(json.dumps(nb))
+    with pytest.raises(FileNotFoundError, match=r"nosuch\.py does not exist"):
+        plan_sweep(notebook, params=[("model", "nosuch.py:make")])
+    _coder(tmp_path, version=1)
+    params = [("model", "coder.py:make")]
+    first = plan_sweep(notebook, params=params).runs[0]
+    assert first.code["model"]["path"] == str((tmp_path / "coder.py").resolve())
+    _coder(tmp_path, version=2)
+    assert plan_sweep(notebook, params=params).runs[0].run_id != first.run_id
+    assert plan_sweep(notebook, params=[("model", "rf")]).runs[0].code == {}
+
+
 def test_member_factory_loads_the_shipped_copy_and_checks_it(tmp_path, monkeypatch):
     """In a run, the code comes from the copy shipped with it, whose sha256 must match."""
     run_dir = tmp_path / "run"

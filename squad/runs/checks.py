@@ -45,6 +45,25 @@ def _refuse(card: Any, what: str, value: Any, allowed: list[str], where: str) ->
     raise InvalidInputError(msg)
 
 
+def _check_against_card(
+    card: Any, task: Mapping[str, Any], parameters: Mapping[str, Any], where: str
+) -> None:
+    """Refuse a protocol, language or text column the dataset's card rules out."""
+    protocol = parameters.get("protocol")
+    if isinstance(protocol, str) and protocol and protocol not in card.protocols:
+        _refuse(card, "split protocol", protocol, list(card.protocols), where)
+    languages = [str(v) for v in task.get("languages") or []]
+    language = parameters.get("language")
+    if languages and isinstance(language, str) and language not in languages:
+        _refuse(card, "language", language, languages, where)
+    columns = [str(v) for v in task.get("text") or []]
+    text = parameters.get("text")
+    if columns and isinstance(text, str) and text:
+        for column in text.split("+"):
+            if column not in columns:
+                _refuse(card, "text column", column, columns, where)
+
+
 def check_run(
     parameters: Mapping[str, Any],
     *,
@@ -88,30 +107,22 @@ def check_run(
     True
     """
     name = parameters.get("dataset")
-    if not isinstance(name, str) or not name:
-        return None
-    card = _card(name)
-    if card is None:  # the dataset lookup of the sweep names what is missing
-        return None
-    task = card.data.get("task") or {}
-    protocol = parameters.get("protocol")
-    if isinstance(protocol, str) and protocol and protocol not in card.protocols:
-        _refuse(card, "split protocol", protocol, list(card.protocols), where)
-    languages = [str(v) for v in task.get("languages") or []]
-    language = parameters.get("language")
-    if languages and isinstance(language, str) and language not in languages:
-        _refuse(card, "language", language, languages, where)
-    columns = [str(v) for v in task.get("text") or []]
-    text = parameters.get("text")
-    if columns and isinstance(text, str) and text:
-        for column in text.split("+"):
-            if column not in columns:
-                _refuse(card, "text column", column, columns, where)
+    task: Mapping[str, Any] = {}
+    if isinstance(name, str) and name:
+        card = _card(name)
+        if card is None:  # the dataset lookup of the sweep names what is missing
+            return None
+        task = card.data.get("task") or {}
+        _check_against_card(card, task, parameters, where)
     model = parameters.get("model")
-    if task.get("type") != "classification" or not isinstance(model, str):
+    if not isinstance(model, str):
         return None
-    from squad.tasks.member_models import check_model
+    from squad.tasks.member_models import check_model, parse_file_spec
 
+    # A classification task's model is a coder; elsewhere only an unmistakable member
+    # file (path.py:factory) is, since another notebook's "model" may mean anything.
+    if task.get("type") != "classification" and parse_file_spec(model) is None:
+        return None
     base = (base_dirs or {}).get("model")
     settings = parameters.get("settings")
     seed = parameters.get("seed", 0)
