@@ -191,6 +191,10 @@ def test_run_id_follows_the_model_file_content(tmp_path, monkeypatch):
         first.code["model"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     )
     assert plan_sweep(notebook, params=params).runs[0].run_id == first.run_id
+    # The same file spelt another way is the same run.
+    for spelling in ("./mine/coder.py:make", f"{path.resolve()}:make"):
+        again = plan_sweep(notebook, params=[("model", spelling)]).runs[0]
+        assert again.run_id == first.run_id, spelling
     _coder(tmp_path / "mine", version=2)
     second = plan_sweep(notebook, params=params).runs[0]
     assert second.parameters == first.parameters

@@ -157,7 +157,8 @@ def make_run_id(
     """Return the run id: 12 hex digits naming notebook, parameters, data and code.
 
     ``code`` maps a parameter to the member code it names (see
-    :func:`squad.runs.checks.check_run`); without it the id is as before.
+    :func:`squad.runs.checks.check_run`); a member's file then counts by its sha256
+    and factory, whatever path names it. Without it the id is as before.
 
     Examples
     --------
@@ -166,9 +167,15 @@ def make_run_id(
     >>> make_run_id("ab" * 32, {"C": 1.0, "seed": 0}, None)
     '8ccae0738494'
     """
+    named = dict(parameters)
+    for name, member in (code or {}).items():
+        if member.get("kind") == "file" and name in named:
+            # A member's file counts by its content (under "code"), not by how its
+            # path was spelt: ./coder.py, coder.py and /abs/coder.py are one run.
+            named[name] = f"file:{member.get('factory')}"
     payload: dict[str, Any] = {
         "notebook": notebook_hash,
-        "parameters": dict(parameters),
+        "parameters": named,
         "dataset": dataset_sha256,
     }
     if code:
