@@ -83,6 +83,16 @@ def test_fit_and_evaluate_report_and_predictions(tmp_path):
     ] == pytest.approx(1.0)
 
 
+def test_fit_and_evaluate_refuses_a_setting_the_model_does_not_take():
+    """Inside a run (the notebook calls fit_and_evaluate) a mistyped setting is an
+    error, not a run of the default alpha recorded with the typo."""
+    task = coding.load_coding_task("soc2010")
+    with pytest.raises(
+        ValueError, match=r"^Model 'complement_nb' has no setting 'alpah'\. Its"
+    ):
+        coding.fit_and_evaluate(task, "complement_nb", alpah=0.1)
+
+
 def test_save_predictions_outside_a_sweep_writes_nothing(monkeypatch):
     """Without a run folder, saving is a no-op."""
     monkeypatch.delenv("SQUAD_RUN_DIR", raising=False)

@@ -369,19 +369,22 @@ def test_plan_sweep_params_semantics(tmp_path, params, grid, expected):
 
 
 def test_repeated_values_that_differ_as_number_and_boolean_are_two_runs(tmp_path):
-    """-p settings '{a: 1}' -p settings '{a: true}' plans two runs (True == 1 in Python)."""
+    """-p settings '{alpha: 1}' -p settings '{alpha: true}' plans two runs (True == 1)."""
     path = tmp_path / "member_model.ipynb"
     shutil.copy(Path(__file__).parent / "data" / "notebooks" / path.name, path)
     plan = plan_sweep(
         path,
         params=[
-            ("settings", "{a: 1}"),
-            ("settings", "{a: true}"),
-            ("settings", "{a: 1}"),
+            ("settings", "{alpha: 1}"),
+            ("settings", "{alpha: true}"),
+            ("settings", "{alpha: 1}"),
         ],
     )
-    assert [r.parameters["settings"] for r in plan.runs] == [{"a": 1}, {"a": True}]
-    assert [type(r.parameters["settings"]["a"]) for r in plan.runs] == [int, bool]
+    assert [r.parameters["settings"] for r in plan.runs] == [
+        {"alpha": 1},
+        {"alpha": True},
+    ]
+    assert [type(r.parameters["settings"]["alpha"]) for r in plan.runs] == [int, bool]
 
 
 def test_plan_sweep_validates_every_run_before_running(tmp_path):

@@ -153,6 +153,72 @@ def test_cli_run_refuses_a_bad_model_before_any_run(tmp_path, monkeypatch):
     assert not (tmp_path / "runs").exists()
 
 
+#: A member's coder whose factory names its settings (no **kwargs).
+STRICT = GOOD.replace(
+    "def make(seed=0, alpha=1.0, **_):", "def make(seed=0, alpha=1.0):"
+)
+
+
+def _entry_point(
+    tmp_path: Path, monkeypatch, source: str, package: str = "acme_coders"
+) -> None:
+    """Install a package `<package>` 1.4 whose `squad.models` entry point is `acme`."""
+    site = tmp_path / "site"
+    (site / package).mkdir(parents=True)
+    (site / package / "__init__.py").write_text(source.replace("VERSION", "3"))
+    info = site / f"{package}-1.4.dist-info"
+    info.mkdir()
+    name = package.replace("_", "-")
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.4\n"
+    )
+    (info / "entry_points.txt").write_text(f"[squad.models]\nacme = {package}:make\n")
+    monkeypatch.syspath_prepend(str(site))
+
+
+def test_check_model_refuses_settings_a_member_factory_does_not_name(
+    tmp_path, monkeypatch
+):
+    """A file's or an entry point's factory is checked against its signature before it
+    is called; one taking **kwargs is taken at its word."""
+    (tmp_path / "strict.py").write_text(STRICT.replace("VERSION", "1"))
+    _coder(tmp_path, version=1)
+    message = (
+        r"^Model 'strict\.py:make' has no setting 'alpah' \(grid\)\. Its settings: "
+        r"alpha\. Correct the name or leave it out\.$"
+    )
+    with pytest.raises(ValueError, match=message):
+        check_model(
+            "strict.py:make", settings={"alpah": 0.5}, base_dir=tmp_path, where="grid"
+        )
+    assert check_model("strict.py:make", settings={"alpha": 0.5}, base_dir=tmp_path)
+    assert check_model("coder.py:make", settings={"alpah": 0.5}, base_dir=tmp_path)
+    _entry_point(tmp_path, monkeypatch, STRICT, package="strict_coders")
+    with pytest.raises(ValueError, match=r"^Model 'acme' has no setting 'alpah'\."):
+        check_model("acme", settings={"alpah": 0.5})
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"^Model 'strict\.py:make' has no setting"):
+        make_model("strict.py:make", alpah=0.5)
+
+
+def test_cli_run_refuses_an_unknown_setting_of_a_registered_model(tmp_path):
+    """The coding notebook's settings are checked like its parameters: a typo stops
+    `squad run` before any run, with the model's settings."""
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "coding.ipynb"
+    args = ["-p", "dataset", "ecoicop", "-p", "model", "complement_nb"]
+    result = CliRunner().invoke(
+        main,
+        ["run", str(notebook), *args, "-p", "settings", "{alpah: 0.1}"]
+        + ["--out", str(tmp_path / "runs"), "--dry-run"],
+    )
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: Model 'complement_nb' has no setting 'alpah' (given with -p). Its "
+        "settings: alpha. Correct the name or leave it out.\n"
+    )
+    assert not (tmp_path / "runs").exists()
+
+
 def test_cli_run_reports_a_model_file_that_exits(tmp_path, monkeypatch):
     """A model file calling sys.exit(0) does not end `squad run` silently with status 0."""
     (tmp_path / "exits.py").write_text("import sys\nsys.exit(0)\n")
@@ -253,16 +319,7 @@ def test_member_factory_loads_the_shipped_copy_and_checks_it(tmp_path, monkeypat
 
 def test_entry_point_models_are_found_and_versioned(tmp_path, monkeypatch):
     """An installed package's `squad.models` entry point is a model name."""
-    package = tmp_path / "site"
-    (package / "acme_coders").mkdir(parents=True)
-    (package / "acme_coders" / "__init__.py").write_text(GOOD.replace("VERSION", "3"))
-    info = package / "acme_coders-1.4.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: acme-coders\nVersion: 1.4\n"
-    )
-    (info / "entry_points.txt").write_text("[squad.models]\nacme = acme_coders:make\n")
-    monkeypatch.syspath_prepend(str(package))
+    _entry_point(tmp_path, monkeypatch, GOOD)
     code = check_model("acme")
     assert code == {
         "kind": "entry_point",

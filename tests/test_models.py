@@ -13,8 +13,10 @@ from squad.tasks.models import (
     FastTextClassifier,
     LookupCoder,
     ProbabilityAverage,
+    factory_settings,
     list_models,
     make_model,
+    model_settings,
     normalise_text,
 )
 
@@ -49,6 +51,84 @@ def test_make_model_unknown_name_lists_models():
         ValueError, match="Unknown model 'bert'. Available: lookup, tfidf_logreg"
     ):
         make_model("bert")
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [
+        ("lookup", ()),
+        ("tfidf_logreg", ("C",)),
+        ("complement_nb", ("alpha",)),
+        ("fasttext_style", ("dim", "epochs", "learning_rate")),
+        ("svc_fasttext", ("C", "temperature", "weight")),
+    ],
+)
+def test_model_settings_are_the_factory_keyword_arguments(name, settings):
+    """A registered model's settings are its factory's arguments but seed and dataset."""
+    assert model_settings(name) == settings
+
+
+def test_model_settings_of_the_hierarchy_model_leave_out_the_dataset():
+    """svc_fasttext_hierarchy is given the dataset by make_model; it is no setting."""
+    settings = model_settings("svc_fasttext_hierarchy")
+    assert {"titles", "logreg_weight", "level_weight"} <= set(settings)
+    assert "dataset" not in settings and "seed" not in settings
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "message"),
+    [
+        (
+            "complement_nb",
+            {"alpah": 0.1},
+            r"^Model 'complement_nb' has no setting 'alpah'\. Its settings: alpha\. "
+            r"Correct the name or leave it out\.$",
+        ),
+        (
+            "tfidf_linear_svc",
+            {"C": 1.0, "temprature": 0.2, "max_iter": 50},
+            r"^Model 'tfidf_linear_svc' has no settings 'temprature', 'max_iter'\. Its "
+            r"settings: C, temperature\. Correct the names or leave them out\.$",
+        ),
+        (
+            "lookup",
+            {"C": 1.0},
+            r"^Model 'lookup' has no setting 'C'\. It takes none; leave its settings "
+            r"empty\.$",
+        ),
+        (
+            "svc_fasttext_hierarchy",
+            {"title_repeats": 2},
+            r"has no setting 'title_repeats'\. Its settings: C, temperature, weight, ",
+        ),
+    ],
+)
+def test_make_model_refuses_an_unknown_setting(name, settings, message):
+    """A setting the model's factory does not take is refused, not silently ignored."""
+    with pytest.raises(InvalidInputError, match=message):
+        make_model(name, **settings)
+
+
+def test_make_model_gives_the_dataset_only_to_factories_that_take_it():
+    """Models that do not use the coded dataset are built with one given."""
+    for name in list_models():
+        assert make_model(name, dataset="ecoicop") is not None
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("def make(seed=0, alpha=1.0, *, C=2.0):\n    pass", ("alpha", "C")),
+        ("def make(seed, /, alpha=1.0, *args):\n    pass", ("alpha",)),
+        ("def make(seed=0, **options):\n    pass", None),
+        ("class make:\n    def __init__(self, seed=0, dim=3):\n        pass", ("dim",)),
+    ],
+)
+def test_factory_settings_reads_the_signature(source, expected):
+    """Keyword arguments but seed are settings; **kwargs takes any (None)."""
+    namespace: dict = {}
+    exec(source, namespace)
+    assert factory_settings(namespace["make"]) == expected
 
 
 def test_lookup_exact_match_beats_fuzzy_match():

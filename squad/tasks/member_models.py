@@ -17,9 +17,10 @@ run may be
 
 The factory is called as ``factory(seed=seed, **settings)`` and returns an unfitted
 object with ``fit(texts, codes)``, ``predict_proba(texts)`` and, once fitted, ``classes_``
-(any scikit-learn classifier over strings qualifies). :func:`check_model` builds it and
-tries it on a few toy texts while the sweep is planned, so a broken factory stops the
-sweep before any run starts.
+(any scikit-learn classifier over strings qualifies). Its other keyword arguments are the
+model's settings: a setting it does not name is refused before any run starts, unless
+it takes ``**kwargs``. :func:`check_model` builds it and tries it on a few toy texts
+while the sweep is planned, so a broken factory stops the sweep before any run starts.
 
 A sweep does not trust a worker's disk for the file: the source read (and hashed) while
 planning travels with each run and is written into the run folder as
@@ -269,8 +270,14 @@ def _load_factory(code: Mapping[str, Any]) -> Callable[..., Any]:
     return factory
 
 
-def _build(code: Mapping[str, Any], seed: int, settings: Mapping[str, Any]) -> Any:
+def _build(
+    code: Mapping[str, Any], seed: int, settings: Mapping[str, Any], where: str
+) -> Any:
+    from squad.tasks.models import check_settings, factory_settings
+
     factory = _load_factory(code)
+    # Unknown keys are refused unless the factory takes **kwargs (then at its word).
+    check_settings(code["spec"], settings, factory_settings(factory), where=where)
     try:
         return factory(seed=seed, **settings)
     except _MEMBER_ERRORS as err:
@@ -339,9 +346,11 @@ def check_model(
 ) -> dict[str, Any] | None:
     """Check that ``model`` builds a usable coder; say which member code it is.
 
-    A member's factory is called and its object checked for ``fit`` and
-    ``predict_proba``, then fitted on 30 toy texts and checked for ``classes_`` and
-    the shape of its probabilities.
+    The settings are checked against the model's: a registered model's (see
+    :func:`squad.tasks.models.model_settings`) or the keyword arguments of a member's
+    factory, which takes any if it takes ``**kwargs``. A member's factory is then
+    called and its object checked for ``fit`` and ``predict_proba``, then fitted on 30
+    toy texts and checked for ``classes_`` and the shape of its probabilities.
 
     Parameters
     ----------
@@ -363,14 +372,25 @@ def check_model(
     Raises
     ------
     ValueError
-        Naming what is missing or what failed.
+        Naming what is missing or what failed, or the settings the model does not
+        take.
     FileNotFoundError
         If a model file does not exist.
+
+    Examples
+    --------
+    >>> check_model("complement_nb", settings={"alpah": 0.1}, where="given with -p")
+    Traceback (most recent call last):
+    ...
+    squad.errors.InvalidInputError: Model 'complement_nb' has no setting 'alpah' (given with -p). Its settings: alpha. Correct the name or leave it out.
     """
     code = resolve_model(model, base_dir=base_dir, where=where)
     if code is None:
+        from squad.tasks.models import check_settings, model_settings
+
+        check_settings(model, settings or {}, model_settings(model), where=where)
         return None
-    estimator = _build(code, seed, settings or {})
+    estimator = _build(code, seed, settings or {}, where)
     missing = [
         name for name in _REQUIRED if not callable(getattr(estimator, name, None))
     ]

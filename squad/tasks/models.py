@@ -45,7 +45,8 @@ their test splits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,8 +70,11 @@ __all__ = [
     "LookupCoder",
     "ProbabilityAverage",
     "SoftmaxLinearSVC",
+    "check_settings",
+    "factory_settings",
     "list_models",
     "make_model",
+    "model_settings",
     "normalise_text",
 ]
 
@@ -348,7 +352,7 @@ def _features() -> FeatureUnion:
     return FeatureUnion([("words", _words()), ("chars", _chars())])
 
 
-def _tfidf_logreg(seed: int, C: float = 10.0, **_: Any) -> Pipeline:
+def _tfidf_logreg(seed: int, C: float = 10.0) -> Pipeline:
     return Pipeline(
         [
             ("features", _features()),
@@ -360,9 +364,7 @@ def _tfidf_logreg(seed: int, C: float = 10.0, **_: Any) -> Pipeline:
     )
 
 
-def _tfidf_linear_svc(
-    seed: int, C: float = 0.5, temperature: float = 0.1, **_: Any
-) -> Pipeline:
+def _tfidf_linear_svc(seed: int, C: float = 0.5, temperature: float = 0.1) -> Pipeline:
     # temperature=0.1 stays the default so that existing leaderboard rows keep their meaning;
     # 0.15-0.2 minimises the cross-validated log loss (see svc_fasttext).
     model = SoftmaxLinearSVC(C=C, temperature=temperature)
@@ -391,7 +393,7 @@ def _svc_fasttext_average(
 
 
 def _fasttext_style(
-    seed: int, dim: int = 100, epochs: int = 10, learning_rate: float = 4.0, **_: Any
+    seed: int, dim: int = 100, epochs: int = 10, learning_rate: float = 4.0
 ) -> Pipeline:
     model = FastTextClassifier(
         dim=dim, epochs=epochs, learning_rate=learning_rate, seed=seed
@@ -404,7 +406,6 @@ def _svc_fasttext(
     C: float = 0.5,
     temperature: float = 0.2,
     weight: float = 0.5,
-    **_: Any,
 ) -> Pipeline:
     # One feature matrix for both members; temperature 0.2 is the SVM's log-loss optimum
     # in cross-validation on both training splits, and equal weights were within noise of
@@ -426,7 +427,6 @@ def _svc_fasttext_hierarchy(
     title_repeat: int = 3,
     description_repeat: int = 3,
     dataset: str | None = None,
-    **_: Any,
 ) -> Any:
     # Chosen by 5-fold CV on the soc2010 training split (stratified), never on its test split:
     # the highest CV top-5 accuracy whose CV accuracy is not below the previous settings'
@@ -465,22 +465,23 @@ def _has_hierarchy(dataset: str) -> bool:
     return card is not None and bool((card.data.get("task") or {}).get("hierarchy"))
 
 
-def _char_ngram_sgd(seed: int, alpha: float = 1e-5, **_: Any) -> Pipeline:
+def _char_ngram_sgd(seed: int, alpha: float = 1e-5) -> Pipeline:
     model = SGDClassifier(
         loss="modified_huber", alpha=alpha, max_iter=50, tol=1e-4, random_state=seed
     )
     return Pipeline([("features", _chars()), ("model", model)])
 
 
-def _complement_nb(seed: int, alpha: float = 0.3, **_: Any) -> Pipeline:
+def _complement_nb(seed: int, alpha: float = 0.3) -> Pipeline:
     return Pipeline([("features", _words()), ("model", ComplementNB(alpha=alpha))])
 
 
-def _lookup(seed: int, **_: Any) -> LookupCoder:
+def _lookup(seed: int) -> LookupCoder:
     return LookupCoder()
 
 
-#: model name -> factory(seed, **settings)
+#: model name -> factory(seed, **settings); the factory's keyword arguments are the
+#: model's settings (see :func:`model_settings`), besides those in :data:`_SUPPLIED`.
 MODELS: dict[str, Callable[..., Any]] = {
     "lookup": _lookup,
     "tfidf_logreg": _tfidf_logreg,
@@ -492,6 +493,9 @@ MODELS: dict[str, Callable[..., Any]] = {
     "svc_fasttext_hierarchy": _svc_fasttext_hierarchy,
 }
 
+#: What :func:`make_model` gives a registered factory itself: none of them is a setting.
+_SUPPLIED = ("seed", "dataset")
+
 
 def list_models() -> list[str]:
     """Return the registered model names.
@@ -502,6 +506,121 @@ def list_models() -> list[str]:
     ['lookup', 'tfidf_logreg']
     """
     return list(MODELS)
+
+
+def factory_settings(
+    factory: Callable[..., Any], *, supplied: Sequence[str] = ("seed",)
+) -> tuple[str, ...] | None:
+    """Return the settings a model factory takes: its keyword arguments.
+
+    Parameters
+    ----------
+    factory : callable
+        A model factory (a function or a class).
+    supplied : sequence of str, default=("seed",)
+        Arguments the caller gives the factory itself, which are not settings.
+
+    Returns
+    -------
+    tuple of str or None
+        The names of its other arguments that can be given by keyword, in order; None
+        if it takes ``**kwargs`` (any setting) or its signature cannot be read.
+
+    Examples
+    --------
+    >>> def make(seed=0, alpha=1.0, *, C=2.0):
+    ...     pass
+    >>> factory_settings(make)
+    ('alpha', 'C')
+    >>> factory_settings(lambda seed=0, **kwargs: None) is None
+    True
+    """
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin without a readable signature
+        return None
+    names = []
+    for param in signature.parameters.values():
+        if param.kind is param.VAR_KEYWORD:
+            return None
+        keyword = param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+        if keyword and param.name not in supplied:
+            names.append(param.name)
+    return tuple(names)
+
+
+def model_settings(name: str) -> tuple[str, ...]:
+    """Return the settings registered model ``name`` accepts, from its factory.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a registered model.
+
+    Examples
+    --------
+    >>> model_settings("complement_nb")
+    ('alpha',)
+    >>> model_settings("lookup")
+    ()
+    """
+    if name not in MODELS:
+        msg = (
+            f"Model {name!r} is not a registered model. Registered: "
+            f"{', '.join(MODELS)}."
+        )
+        raise InvalidInputError(msg)
+    return factory_settings(MODELS[name], supplied=_SUPPLIED) or ()
+
+
+def check_settings(
+    model: str,
+    settings: Mapping[str, Any],
+    accepted: Sequence[str] | None,
+    *,
+    where: str = "",
+) -> None:
+    """Refuse settings a model does not take.
+
+    Parameters
+    ----------
+    model : str
+        The model's name, for the message.
+    settings : mapping
+        The settings given.
+    accepted : sequence of str or None
+        The settings the model takes (:func:`model_settings`,
+        :func:`factory_settings`); None takes any.
+    where : str, default=""
+        Where the settings come from, for the message.
+
+    Raises
+    ------
+    ValueError
+        Naming the unknown settings and the accepted ones.
+
+    Examples
+    --------
+    >>> check_settings("complement_nb", {"alpah": 0.1}, ("alpha",))
+    Traceback (most recent call last):
+    ...
+    squad.errors.InvalidInputError: Model 'complement_nb' has no setting 'alpah'. Its settings: alpha. Correct the name or leave it out.
+    """
+    if accepted is None:
+        return
+    unknown = [str(key) for key in settings if key not in accepted]
+    if not unknown:
+        return
+    suffix = f" ({where})" if where else ""
+    plural = len(unknown) > 1
+    given = f"{'s' if plural else ''} {', '.join(repr(key) for key in unknown)}"
+    if accepted:
+        them = "names or leave them" if plural else "name or leave it"
+        advice = f"Its settings: {', '.join(accepted)}. Correct the {them} out."
+    else:
+        advice = "It takes none; leave its settings empty."
+    msg = f"Model {model!r} has no setting{given}{suffix}. {advice}"
+    raise InvalidInputError(msg)
 
 
 def make_model(
@@ -521,15 +640,16 @@ def make_model(
         (``svc_fasttext_hierarchy`` learns from its classification's titles); members'
         factories are not given it.
     **settings
-        Model settings (``C`` for the linear models, ``temperature`` for the SVM's softmax,
-        ``alpha`` for SGD and naive Bayes, ``dim``, ``epochs`` and ``learning_rate`` for
-        ``fasttext_style``, ``weight`` and ``level_weight`` for the blends, ``logreg_weight``
-        for ``svc_fasttext_hierarchy``; ``pooling``
-        ("arithmetic" or "geometric"), ``titles`` ("dataset": the titles of ``dataset``'s
-        classification, where it has one; a dataset name; a code -> title mapping; None
-        for none), ``title_repeat`` and ``description_repeat`` for
-        ``svc_fasttext_hierarchy``); unknown settings
-        are ignored by models that do not use them.
+        Model settings, the keyword arguments of the model's factory (see
+        :func:`model_settings`): ``C`` for the linear models, ``temperature`` for the
+        SVM's softmax, ``alpha`` for SGD and naive Bayes, ``dim``, ``epochs`` and
+        ``learning_rate`` for ``fasttext_style``, ``weight`` for the blends,
+        ``logreg_weight``, ``pooling`` ("arithmetic" or "geometric"), ``level``,
+        ``level_weight``, ``titles`` ("dataset": the titles of ``dataset``'s
+        classification, where it has one; a dataset name; a code -> title mapping;
+        None for none), ``title_repeat`` and ``description_repeat`` for
+        ``svc_fasttext_hierarchy``. A member's factory takes the settings its
+        signature names, or any if it takes ``**kwargs``.
 
     Returns
     -------
@@ -539,15 +659,25 @@ def make_model(
     Raises
     ------
     ValueError
-        If ``name`` is none of these.
+        If ``name`` is none of these, or the model has no such setting.
 
     Examples
     --------
-    >>> type(make_model("complement_nb")).__name__
+    >>> type(make_model("complement_nb", alpha=0.5)).__name__
     'Pipeline'
+    >>> make_model("complement_nb", alpah=0.5)
+    Traceback (most recent call last):
+    ...
+    squad.errors.InvalidInputError: Model 'complement_nb' has no setting 'alpah'. Its settings: alpha. Correct the name or leave it out.
     """
     if name in MODELS:
-        return MODELS[name](seed, dataset=dataset, **settings)
+        check_settings(name, settings, model_settings(name))
+        factory = MODELS[name]
+        if "dataset" in inspect.signature(factory).parameters:
+            settings["dataset"] = dataset
+        return factory(seed, **settings)
     from squad.tasks.member_models import member_factory
 
-    return member_factory(name)(seed=seed, **settings)
+    factory = member_factory(name)
+    check_settings(name, settings, factory_settings(factory))
+    return factory(seed=seed, **settings)
