@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import grading_class as gc
@@ -123,3 +125,62 @@ def test_squad_grade_weak_warns_and_states_the_level_everywhere(course):
     scores = gc.gradebook_scores(course)
     assert scores[("full", "q1_tests")][0] > 0
     assert scores[("none", "q1_tests")][0] == 0
+
+
+def _kernel_spec(folder: Path, argv: list[str]) -> Path:
+    """A ``python3`` kernel spec in ``folder`` (put first on JUPYTER_PATH)."""
+    spec = folder / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    kernel = {"argv": argv, "display_name": "Python 3", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel))
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not LINUX, reason="bubblewrap is Linux-only")
+def test_squad_grade_refuses_a_kernel_the_sandbox_cannot_start(
+    course, tmp_path, monkeypatch
+):
+    """A kernel whose interpreter the sandbox hides (here under /tmp) stops the command
+    before any submission is graded, in one line naming the interpreter."""
+    hidden = Path(tempfile.mkdtemp(prefix="squad-elsewhere ")) / "python"
+    hidden.symlink_to(sys.executable)
+    argv = [str(hidden), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    monkeypatch.setenv("JUPYTER_PATH", str(_kernel_spec(tmp_path, argv)))
+    before = _rows(course)
+    try:
+        run = gc.squad("grade", gc.ASSIGNMENT, "--course", str(course), "--force")
+    finally:
+        shutil.rmtree(hidden.parent)
+    assert run.returncode == 2, run.stdout + run.stderr[-3000:]
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert (
+        f"The kernel's Python '{hidden}' does not start in the bwrap sandbox"
+        in (lines[0])
+    )
+    assert "No such file or directory" in lines[0] and "/opt/squad" in lines[0]
+    assert _rows(course) == before
+
+
+@pytest.mark.slow
+def test_a_kernel_that_cannot_start_is_the_graders_error(tmp_path, monkeypatch):
+    """The outcome names the kernel's own last error line, blames the set-up, and the
+    submission is not graded a second time in vain."""
+    tmp_path.chmod(0o755)
+    course = gc.build_course(tmp_path / "course")
+    gc.submit(course, "full", gc.answer(course, {}))
+    argv = [sys.executable, "-c", "import squad_no_such_module", "{connection_file}"]
+    monkeypatch.setenv("JUPYTER_PATH", str(_kernel_spec(tmp_path / "jp", argv)))
+    run = gc.squad("grade", gc.ASSIGNMENT, "--course", str(course), "--jobs", "1")
+    assert run.returncode != 0, run.stdout
+    summary = json.loads(
+        (course / "reports" / gc.ASSIGNMENT / "summary.json").read_text()
+    )
+    [outcome] = summary["outcomes"]
+    assert outcome["status"] == "error"
+    assert "No module named 'squad_no_such_module'" in outcome["message"]
+    assert "not the submission's" in outcome["message"]
+    assert "grade this submission again" not in outcome["message"]
+    log = (course / "reports" / gc.ASSIGNMENT / "logs" / "full.log").read_text()
+    assert "graded again" not in log

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -83,3 +84,21 @@ def test_an_unclaimed_kernel_expires(monkeypatch):
         return set(Path(tempfile.gettempdir()).glob(pattern)) - before
 
     assert wait_until(lambda: not leftovers(), timeout=120), leftovers()
+
+
+def test_a_kernel_that_cannot_start_says_why(tmp_path, monkeypatch):
+    """A kernel that dies at start names its own last error line, and blames the
+    machine's set-up rather than the notebook."""
+    spec = tmp_path / "kernels" / "broken"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-c", "import squad_no_such_module", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "broken", "language": "python"})
+    )
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    with pytest.raises(prestart.KernelStartError) as caught:
+        start_sweep_kernel(("broken", None))
+    message = str(caught.value)
+    assert "The kernel 'broken' could not start" in message
+    assert "ModuleNotFoundError: No module named 'squad_no_such_module'" in message
+    assert "not of the notebook" in message

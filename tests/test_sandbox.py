@@ -7,7 +7,10 @@ import logging
 import os
 import shutil
 import socket
+import subprocess
 import sys
+import sysconfig
+import tempfile
 import textwrap
 import uuid
 from pathlib import Path
@@ -399,3 +402,69 @@ def test_fallback_sandbox_limits_and_warns(workdir, listener, monkeypatch, caplo
     assert escape["connect"] in ("ConnectionRefusedError", "OSError")
     with pytest.raises(TimeoutError):
         listener.accept()
+
+
+_IMPORT_IN_SANDBOX = """
+import sys, tempfile
+import nbformat
+from nbclient import NotebookClient
+from squad.kernels.sandbox import SandboxPolicy, check_kernel_start, make_kernel_manager
+
+policy = SandboxPolicy(isolation="bwrap")
+check_kernel_start(policy, modules=("ipykernel", "squad", "squad_probe_module"))
+code = "import squad_probe_module; print(squad_probe_module.ANSWER)"
+nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+NotebookClient(nb, km=make_kernel_manager(policy, tempfile.mkdtemp())).execute()
+print(nb.cells[0].outputs[0]["text"].strip())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not LINUX, reason="bubblewrap is Linux-only")
+def test_kernel_imports_packages_its_python_reaches_under_tmp():
+    """A kit under /tmp, in a folder with a space, reached through a ``.pth`` file (as
+    the hub's copy of the interpreter reaches the kit's packages): the sandboxed kernel
+    imports from it, though the sandbox gives the kernel a /tmp of its own."""
+    _require_bwrap()
+    kit = Path(tempfile.mkdtemp(prefix="squad kit ", dir="/tmp"))
+    try:
+        packages = kit / "packages"
+        packages.mkdir()
+        (packages / "squad_probe_module.py").write_text("ANSWER = 42\n")
+        env = kit / "env"
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", str(env)], check=True
+        )
+        [site] = (env / "lib").glob("python3*/site-packages")
+        kit_packages = sysconfig.get_path("purelib")
+        (site / "kit.pth").write_text(
+            f"import site; site.addsitedir({kit_packages!r})\n{packages}\n"
+        )
+        done = subprocess.run(
+            [str(env / "bin" / "python"), "-c", _IMPORT_IN_SANDBOX],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        shutil.rmtree(kit)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "42"
+
+
+def test_bwrap_mounts_nest_no_folder_in_its_own_kind(tmp_path):
+    """site-packages inside a mounted prefix is not mounted again, and only folders
+    that bubblewrap creates in its own tmpfs get their mode set."""
+    prefix = tmp_path / "prefix"
+    (prefix / "lib" / "site").mkdir(parents=True)
+    policy = SandboxPolicy(readable_paths=(prefix, prefix / "lib" / "site"))
+    work, runtime = tmp_path / "work", tmp_path / "runtime"
+    work.mkdir()
+    runtime.mkdir()
+    mounts = sandbox._bwrap_mounts(policy, work, runtime)
+    assert mounts[prefix] == "ro" and prefix / "lib" / "site" not in mounts
+    args = sandbox._bwrap_args(policy, "bwrap", work, runtime, is_root=True)
+    chmods = {args[i + 2] for i, arg in enumerate(args) if arg == "--chmod"}
+    assert str(prefix / "lib") not in chmods
+    assert str(tmp_path) in chmods  # made by bubblewrap inside the private /tmp

@@ -52,7 +52,7 @@ from squad.grading.workspace import (
     read_files,
     should_grade,
 )
-from squad.kernels.sandbox import SandboxPolicy
+from squad.kernels.sandbox import SandboxPolicy, check_kernel_start
 
 __all__ = [
     "Course",
@@ -533,6 +533,9 @@ def _grade_all(
                 )
         if not students and not outcomes:
             log.warning("No submissions of %s match '%s'", assignment, student)
+        if todo and scheduler is None:
+            # One kernel that cannot start would reject every submission alike.
+            check_kernel_start(settings["policy"], grader.kernel_name)
         if todo:
             outcomes += _run(grader, todo, jobs, scheduler, progress)
     finally:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from squad._imports import mask_slow_optional_imports
+from squad.kernels.prestart import kernel_start_error
 from squad.kernels.sandbox import SandboxPolicy
 
 # A worker imports nbformat through nbgrader; see squad._imports.
@@ -212,6 +213,12 @@ def _classify(task: GradeTask, run: Any, ok: bool, problems: list[str], log: str
         if any(word in kernel_log for word in _MEMORY_WORDS):
             return "memory", f"the kernel ran out of memory and died{where}"
         if not run.cell:
+            cause = kernel_start_error(kernel_log)
+            if cause:
+                return "error", (
+                    f"the kernel could not start ({cause}): the grading set-up's "
+                    "problem, not the submission's; fix it, then grade again"
+                )
             return "rejected", DIED_AT_START
         return "rejected", (
             f"the kernel died{where} (os._exit(), a crash such as a segfault, or a "

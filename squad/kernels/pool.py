@@ -16,9 +16,11 @@ import time
 from pathlib import Path
 
 from squad.kernels.prestart import (
+    KernelStartError,
     Prestarter,
     StartedKernel,
     kernel_folder,
+    kernel_start_error,
     kill_kernel,
     process_prestarter,
 )
@@ -57,19 +59,34 @@ def start_sweep_kernel(key: tuple[str, str | None]) -> SweepKernel:
     env = {**os.environ, RUN_DIR_ENV: str(run_dir)}
     workdir = cwd if cwd and Path(cwd).is_dir() else str(run_dir)
     client = None
+    log_path = base / "kernel.log"
     try:
-        run_sync(km.start_kernel)(cwd=workdir, env=env)
+        # The kernel's own output (not its cells'): read back if it cannot start.
+        with open(log_path, "ab") as output:
+            run_sync(km.start_kernel)(
+                cwd=workdir, env=env, stdout=output, stderr=output
+            )
         # Connect now, so the run does not wait for the channels to settle either.
         client = km.client()
         client.start_channels()
         run_sync(client.wait_for_ready)(timeout=START_TIMEOUT)
         client.allow_stdin = False
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(Exception):
             if client is not None:
                 client.stop_channels()
             run_sync(km.shutdown_kernel)(now=True)
+        cause = ""
+        with contextlib.suppress(OSError):
+            cause = kernel_start_error(log_path.read_text("utf-8", "replace"))
         shutil.rmtree(base, ignore_errors=True)
+        if cause and isinstance(err, Exception):
+            msg = (
+                f"The kernel '{kernel_name}' could not start ({cause}): a problem of "
+                "this machine's Jupyter set-up, not of the notebook. Fix it "
+                "(`jupyter kernelspec list` shows where the kernel is), then run again."
+            )
+            raise KernelStartError(msg) from err
         raise
     return SweepKernel(
         km=km,

@@ -37,13 +37,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from squad.errors import MissingToolError
+
 __all__ = [
     "IDLE_SECONDS",
     "SHUTDOWN_WAIT",
+    "KernelStartError",
     "Prestarter",
     "StartedKernel",
     "clear_dead_folders",
     "kernel_folder",
+    "kernel_start_error",
     "kill_kernel",
     "process_prestarter",
     "stop_kernel",
@@ -57,6 +61,25 @@ IDLE_SECONDS = 120
 SHUTDOWN_WAIT = 2.0
 
 _FOLDER = re.compile(r"squad-([a-z]+)-(\d+)-")
+_ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b.*")
+
+
+class KernelStartError(MissingToolError):
+    """A kernel that could not start: the machine's set-up, not the notebook, is at fault."""
+
+
+def kernel_start_error(kernel_log: str) -> str:
+    """The last Python error line a kernel printed before it died, or ''.
+
+    Examples
+    --------
+    >>> kernel_start_error("Traceback ...\nModuleNotFoundError: No module named 'x'\n")
+    "ModuleNotFoundError: No module named 'x'"
+    >>> kernel_start_error("Killed\n")
+    ''
+    """
+    lines = [line.strip() for line in kernel_log.splitlines()]
+    return next((line for line in reversed(lines) if _ERROR_LINE.match(line)), "")
 
 
 @dataclasses.dataclass
@@ -214,6 +237,8 @@ class Prestarter:
             return None
         try:
             kernel = found[1].result()
+        except KernelStartError:
+            raise  # a second start fails the same way
         except Exception as err:
             log.warning("Starting a kernel ahead failed (%s); starting another", err)
             return None

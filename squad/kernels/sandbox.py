@@ -40,6 +40,7 @@ import contextlib
 import dataclasses
 import fnmatch
 import functools
+import importlib.util
 import logging
 import os
 import secrets
@@ -59,7 +60,7 @@ from jupyter_core.utils import run_sync
 from traitlets import Instance, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from squad.errors import InvalidInputError, MissingFileError
+from squad.errors import InvalidInputError, MissingFileError, MissingToolError
 
 try:
     import resource
@@ -73,6 +74,7 @@ __all__ = [
     "SandboxPolicy",
     "SandboxedKernelManager",
     "build_kernel_env",
+    "check_kernel_start",
     "interpreter_closed_to_others",
     "make_kernel_manager",
     "prepare_workdir",
@@ -506,6 +508,12 @@ def interpreter_closed_to_others() -> Path | None:
 def _python_paths() -> list[Path]:
     paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
     paths.add(str(Path(sys.executable).resolve().parent.parent))
+    # Everything this interpreter imports from: the standard library, site-packages
+    # and the folders ``.pth`` files add. The hub's copy of the interpreter reaches the
+    # kit's packages only through such a file, and a kit under /tmp would otherwise
+    # sit inside the kernel's private /tmp. sys.path[0] is the script's folder or the
+    # working folder (a course folder, say), not part of the environment.
+    paths.update(entry for entry in sys.path[1:] if entry and Path(entry).exists())
     paths.add(str(Path(__file__).resolve().parents[1]))  # the squad package
     # What `squad.load_dataset` reads in a kernel: the dataset cards and the data
     # folders the kernel's environment names (they may sit in a hidden home folder).
@@ -616,9 +624,15 @@ def _bwrap_mounts(
     """Map each mounted path to "hide", "tmp", "ro" or "rw"; the most specific wins."""
     rank = {"hide": 0, "tmp": 1, "ro": 2, "rw": 3}
     wanted: dict[Path, str] = {}
+    hidden = [path.resolve() for path in policy.hidden_paths]
+    python = [
+        path
+        for path in _python_paths()
+        if not any(path == top or top in path.parents for top in hidden)
+    ]
     for kind, paths in (
         ("hide", [*_default_hidden(), *policy.hidden_paths]),
-        ("ro", [*_python_paths(), *policy.readable_paths]),
+        ("ro", [*python, *policy.readable_paths]),
         ("rw", [workdir, runtime, *policy.writable_paths]),
     ):
         for path in paths:
@@ -627,7 +641,20 @@ def _bwrap_mounts(
     for tmp in (Path("/tmp"), Path(tempfile.gettempdir()).resolve()):
         if wanted.get(tmp, "hide") == "hide":
             wanted[tmp] = "tmp"
-    return dict(sorted(wanted.items(), key=lambda item: len(item[0].parts)))
+    mounts: dict[Path, str] = {}
+    for path, kind in sorted(wanted.items(), key=lambda item: len(item[0].parts)):
+        # A folder inside a mount of the same kind (site-packages inside its prefix)
+        # is already there as it should be.
+        if kind in ("ro", "rw") and _enclosing_mount(path, mounts) == kind:
+            continue
+        mounts[path] = kind
+    return mounts
+
+
+def _enclosing_mount(path: Path, mounts: Mapping[Path, str]) -> str | None:
+    """The kind of the innermost mount strictly above ``path``, if any."""
+    above = [mount for mount in mounts if mount in path.parents]
+    return mounts[max(above, key=lambda m: len(m.parts))] if above else None
 
 
 def _bwrap_args(
@@ -640,7 +667,6 @@ def _bwrap_args(
     args += ["--dev", "/dev", "--proc", "/proc"]
     args += ["--perms", "1777", "--size", tmp_size, "--tmpfs", "/dev/shm"]
     mounts = _bwrap_mounts(policy, workdir, runtime)
-    fresh = [path for path, kind in mounts.items() if kind in ("tmp", "hide")]
     remount, opened = [], set()
     for path, kind in mounts.items():
         if kind == "tmp":
@@ -652,9 +678,12 @@ def _bwrap_args(
             args += ["--ro-bind", "/dev/null", str(path)]
         else:
             args += ["--ro-bind" if kind == "ro" else "--bind", str(path), str(path)]
-            # bubblewrap creates the folders leading to a mount point as 0700.
-            for folder in path.parents:
-                if folder not in mounts and any(top in folder.parents for top in fresh):
+            # bubblewrap creates the folders leading to a mount point inside its own
+            # tmpfs as 0700; folders of a bound (real) tree are left as they are.
+            if _enclosing_mount(path, mounts) in ("tmp", "hide"):
+                for folder in path.parents:
+                    if folder in mounts:
+                        break
                     opened.add(folder)
     for folder in sorted(opened, key=lambda p: len(p.parts)):
         args += ["--chmod", "0755", str(folder)]
@@ -975,6 +1004,117 @@ def make_kernel_manager(
         kernel_name=kernel_name,
         **kwargs,
     )
+
+
+#: Run by :func:`check_kernel_start` inside the sandbox: which of the modules named
+#: in its arguments this interpreter cannot find or read.
+_FIND_MODULES = """\
+import importlib.util, sys
+missing = []
+for name in sys.argv[1:]:
+    try:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ImportError(name)
+        if spec.has_location:
+            open(spec.origin, "rb").close()
+    except Exception:
+        missing.append(name)
+print(" ".join(missing))
+sys.exit(3 if missing else 0)
+"""
+
+
+def _kernel_python(kernel_name: str) -> str | None:
+    """The interpreter of a Python kernel spec (as jupyter_client runs it), else None."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        argv = KernelSpecManager().get_kernel_spec(kernel_name).argv
+    except NoSuchKernel:
+        return None
+    if argv[1:3] != ["-m", "ipykernel_launcher"]:
+        return None
+    major, minor = sys.version_info[:2]
+    if argv[0] in ("python", f"python{major}", f"python{major}.{minor}"):
+        return sys.executable
+    return argv[0]
+
+
+def check_kernel_start(
+    policy: SandboxPolicy,
+    kernel_name: str = "python3",
+    modules: Iterable[str] = ("ipykernel", "ipykernel_launcher", "squad"),
+) -> None:
+    """Start the kernel's interpreter once in the sandbox and check what it imports.
+
+    A kernel that cannot start fails every submission the same way; this finds out
+    before any is graded, and says which folder the sandbox leaves out. Kernels of
+    other languages are not checked.
+
+    Parameters
+    ----------
+    policy : SandboxPolicy
+    kernel_name : str, default="python3"
+    modules : iterable of str
+        Modules the kernel needs.
+
+    Raises
+    ------
+    squad.errors.MissingToolError
+        If the interpreter does not start in the sandbox, or does not find or cannot
+        read one of ``modules``.
+
+    Examples
+    --------
+    >>> check_kernel_start(SandboxPolicy(isolation="none"))
+    """
+    python = _kernel_python(kernel_name)
+    if python is None:
+        return
+    modules = list(modules)
+    workdir = Path(tempfile.mkdtemp(prefix="squad-probe-"))
+    workdir.chmod(0o711)
+    km = SandboxedKernelManager(policy=policy, workdir=str(workdir))
+    try:
+        km._prepare_sandbox()
+        assert km._runtime_dir is not None
+        env = build_kernel_env(policy, workdir, km._runtime_dir)
+        cmd, popen = km._sandbox_command([python, "-c", _FIND_MODULES, *modules])
+        try:
+            done = subprocess.run(
+                cmd, env=env, capture_output=True, timeout=120, check=False, **popen
+            )
+            out = done.stdout.decode(errors="replace").split()
+            err = done.stderr.decode(errors="replace").strip().splitlines()
+            code = done.returncode
+        except (OSError, subprocess.SubprocessError) as error:
+            out, err, code = [], [str(error)], -1
+    finally:
+        km.cleanup_sandbox()
+        shutil.rmtree(workdir, ignore_errors=True)
+    if code == 0:
+        return
+    mode = km._sandbox_mode
+    if code == 3 and out:
+        name = out[0]
+        spec = importlib.util.find_spec(name)
+        where = Path(spec.origin).parent if spec and spec.origin else None
+        found = f" (here it is in '{where}')" if where else ""
+        msg = (
+            f"Kernels in the {mode} sandbox cannot import {name}{found}: the "
+            "sandbox hides or cannot read that folder. Make it readable by other "
+            "accounts (chmod o+rx on it and its parents) or install the kit in such "
+            "a folder, e.g. /opt/squad."
+        )
+    else:
+        last = err[-1] if err else f"exit code {code}"
+        msg = (
+            f"The kernel's Python '{python}' does not start in the {mode} sandbox: "
+            f"{last}. Make the kernel spec '{kernel_name}' use an interpreter every "
+            "account can read, or install the kit in such a folder, e.g. /opt/squad."
+        )
+    raise MissingToolError(msg)
 
 
 def _copy_file(source: Path, target: Path) -> None:
