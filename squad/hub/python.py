@@ -24,7 +24,7 @@ from pathlib import Path
 
 from squad.errors import InvalidInputError
 
-__all__ = ["readable_by_all", "user_python"]
+__all__ = ["kit_script_body", "readable_by_all", "script_header", "user_python"]
 
 logger = logging.getLogger("squad")
 
@@ -47,6 +47,41 @@ def readable_by_all(path: str | os.PathLike[str]) -> bool:
         if not mode & needed:
             return False
     return True
+
+
+def script_header(python: Path) -> str:
+    r"""The first lines of a script that ``python`` runs, as pip writes them.
+
+    A ``#!`` line cannot hold a path with a space: pip then starts the script with
+    ``/bin/sh``, which hands it on to Python.
+
+    Examples
+    --------
+    >>> script_header(Path("/opt/kit/bin/python"))
+    '#!/opt/kit/bin/python\n'
+    >>> print(script_header(Path("/tmp/my kit/bin/python")), end="")
+    #!/bin/sh
+    '''exec' "/tmp/my kit/bin/python" "$0" "$@"
+    ' '''
+    """
+    if " " not in str(python):
+        return f"#!{python}\n"
+    return "#!/bin/sh\n'''exec' \"" + str(python) + '" "$0" "$@"\n\' \'\'\'\n'
+
+
+def kit_script_body(text: str, python: Path) -> str | None:
+    r"""The Python part of a script that ``python`` runs, else None.
+
+    Examples
+    --------
+    >>> kit_script_body("#!/opt/kit/bin/python\nimport x\n", Path("/opt/kit/bin/python"))
+    'import x\n'
+    >>> kit_script_body("#!/usr/bin/python3\nimport x\n", Path("/opt/kit/bin/python"))
+    """
+    for header in (f"#!{python}\n", script_header(python)):
+        if text.startswith(header):
+            return text[len(header) :]
+    return None
 
 
 _SKIPPED = ("site-packages", "test", "idlelib", "tkinter", "ensurepip", "turtledemo")
@@ -127,7 +162,6 @@ def user_python(folder: str | os.PathLike[str]) -> Path:
     (target / "lib" / version / "site-packages" / "squad-kit.pth").write_text(
         f"import site; site.addsitedir({str(purelib)!r})\n", encoding="utf-8"
     )
-    kit_shebang = "#!" + str(Path(sys.executable))
     for script in scripts.iterdir():
         if not script.is_file() or script.name.startswith("python"):
             continue
@@ -135,10 +169,10 @@ def user_python(folder: str | os.PathLike[str]) -> Path:
             text = script.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
             continue
-        first, _, rest = text.partition("\n")
-        if first.strip() == kit_shebang:
+        body = kit_script_body(text, Path(sys.executable))
+        if body is not None:
             copy = target / "bin" / script.name
-            copy.write_text(f"#!{binary}\n{rest}", encoding="utf-8")
+            copy.write_text(script_header(binary) + body, encoding="utf-8")
             copy.chmod(0o755)
     for path in [target, *target.rglob("*")]:
         if not path.is_symlink():
