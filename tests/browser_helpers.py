@@ -274,3 +274,15 @@ def save_manual_score(page, scope, grading_frame, grade_id: str, score: float) -
 def read_json(path: Path) -> dict:
     """Read a JSON file."""
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+#: JupyterLab's plugin that asks about Jupyter news and update checks.
+NOTIFICATION = "@jupyterlab/apputils-extension:notification"
+
+
+def effective_settings(answer: dict) -> dict:
+    """A plugin's settings as JupyterLab's page reads them from the settings API: the
+    user's own over the defaults (the schema's, with the server's overrides applied)."""
+    schema = answer["schema"]["properties"]
+    defaults = {name: spec.get("default") for name, spec in schema.items()}
+    return defaults | answer["settings"]

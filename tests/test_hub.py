@@ -38,8 +38,10 @@ from pathlib import Path
 import nbformat
 import pytest
 from browser_helpers import (
+    NOTIFICATION,
     ConsoleLog,
     artifacts_on_failure,
+    effective_settings,
     follow_formgrader_link,
     launch_chromium,
     save_manual_score,
@@ -543,6 +545,14 @@ def test_course_cycle_in_the_browser(hub, browser):
         first = first or round(time.monotonic() - started, 1)
         assert f"/user/{person.name}/lab" in person.page.url
     FIGURES["first_trainee_server_ready_s"] = first
+    # Nothing asks a trainee about the software: the news question is answered.
+    for person in trainees.values():
+        answer = person.page.request.get(
+            f"{hub.url}user/{person.name}/lab/api/settings/{NOTIFICATION}"
+        )
+        assert answer.ok, answer.status
+        news = effective_settings(answer.json())
+        assert (news["fetchNews"], news["checkForUpdates"]) == ("false", False)
     FIGURES["three_trainee_servers_ready_s"] = round(time.monotonic() - started, 1)
     trainees["full"].shot("03-trainee-lab")
 

@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_helpers import effective_settings
 from click.testing import CliRunner
 
 from squad.cli import main
@@ -58,13 +59,15 @@ def test_prepare_lab_creates_exchange_and_ignores_itself(kit):
     assert {p.name for p in lab.iterdir()} >= {"config", "data", "runtime", "ipython"}
 
 
-def test_prepare_lab_keeps_notification_choice(kit):
-    """A notification setting changed by the user survives the next start."""
+def test_prepare_lab_sets_defaults_not_user_choices(kit):
+    """The news question is answered by a default; the user's own settings are theirs."""
     lab = prepare_lab(kit)
-    settings = next((lab / "config" / "lab" / "user-settings").rglob("notification*"))
-    settings.write_text('{"fetchNews": "true"}')
-    prepare_lab(kit)
-    assert settings.read_text() == '{"fetchNews": "true"}'
+    server = json.loads((lab / "config" / "jupyter_server_config.json").read_text())
+    folder = Path(server["LabApp"]["app_settings_dir"])
+    overrides = json.loads((folder / "overrides.json").read_text())
+    notification = overrides["@jupyterlab/apputils-extension:notification"]
+    assert notification == {"fetchNews": "false", "checkForUpdates": False}
+    assert not (lab / "config" / "lab" / "user-settings").exists()
 
 
 def test_prepare_lab_refuses_course_outside_root(kit, tmp_path_factory):
@@ -138,6 +141,15 @@ def _start_kernel(url: str, token: str) -> None:
         assert response.status == 201
 
 
+def _lab_setting(url: str, token: str, plugin: str) -> dict:
+    """A plugin's settings as the page reads them, through the settings API."""
+    request = urllib.request.Request(
+        f"{url}lab/api/settings/{plugin}", headers={"Authorization": f"token {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return effective_settings(json.loads(response.read()))
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
@@ -156,6 +168,12 @@ def test_lab_server_and_kernels_end_with_squad_lab(kit, signal_name):
         address = next(line for line in lab.stdout if line.strip().startswith("http"))
         match = re.match(r"\s*(http://\S+/)lab\?token=(\w+)", address)
         assert match, address
+        news = _lab_setting(
+            match.group(1),
+            match.group(2),
+            "@jupyterlab/apputils-extension:notification",
+        )
+        assert news["fetchNews"] == "false" and news["checkForUpdates"] is False
         _start_kernel(match.group(1), match.group(2))
         started = psutil.Process(lab.pid).children(recursive=True)
         kernels = [p for p in started if "ipykernel" in " ".join(p.cmdline())]

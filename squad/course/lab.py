@@ -41,12 +41,15 @@ from squad.errors import (
 __all__ = [
     "LAB_DIR",
     "LAB_PLUGINS",
+    "LAB_SETTINGS_OVERRIDES",
     "SERVER_EXTENSIONS",
     "LabServer",
     "lab_command",
     "lab_environment",
     "prepare_lab",
+    "server_config",
     "start_lab",
+    "write_lab_settings",
 ]
 
 logger = logging.getLogger("squad")
@@ -75,9 +78,6 @@ LAB_PLUGINS = (
 _SUBDIRS = ("config", "data", "runtime", "ipython")
 _NBGRADER_CONFIG = "nbgrader_config.py"
 _DEFAULT_EXCHANGE = "/usr/local/share/nbgrader/exchange"
-_NOTIFICATION_SETTINGS = Path(
-    "@jupyterlab", "apputils-extension", "notification.jupyterlab-settings"
-)
 
 
 def _lab_dir(root: Path) -> Path:
@@ -142,7 +142,42 @@ def _course_exchange(course_dir: Path) -> Path | None:
     return None
 
 
-def _server_config() -> dict[str, Any]:
+#: JupyterLab's defaults changed for a course: nothing asks a trainee to decide about
+#: the software rather than the exercise (the news question on the first page, update
+#: checks). Defaults, not locks: a choice made in Settings still wins.
+LAB_SETTINGS_OVERRIDES: dict[str, dict[str, Any]] = {
+    "@jupyterlab/apputils-extension:notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+}
+
+
+def write_lab_settings(folder: Path) -> Path:
+    """Write the kit's JupyterLab setting defaults (``overrides.json``) into ``folder``.
+
+    The folder becomes JupyterLab's ``LabApp.app_settings_dir`` (see
+    :func:`server_config`), so the defaults hold for every account that uses it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = write_lab_settings(Path(tempfile.mkdtemp()))
+    >>> sorted(p.name for p in folder.iterdir())
+    ['overrides.json']
+    """
+    atomic_write_json(folder / "overrides.json", LAB_SETTINGS_OVERRIDES)
+    return folder
+
+
+def server_config(settings_dir: Path) -> dict[str, Any]:
+    """The kit's Jupyter server settings (``jupyter_server_config.json``).
+
+    Parameters
+    ----------
+    settings_dir : pathlib.Path
+        Where :func:`write_lab_settings` wrote JupyterLab's setting defaults.
+    """
     extensions = {"jupyterlab": True} | {name: True for name in SERVER_EXTENSIONS}
     return {
         "ServerApp": {"jpserver_extensions": extensions},
@@ -153,6 +188,7 @@ def _server_config() -> dict[str, Any]:
             # Extensions are installed with pip into the kit's environment, not from
             # the Extension Manager (which would search PyPI from the browser).
             "extension_manager": "readonly",
+            "app_settings_dir": str(settings_dir),
             # No announcements or update checks: courses often run offline.
             "news_url": None,
             "check_for_updates_class": (
@@ -226,7 +262,7 @@ def prepare_lab(
     >>> _ = (kit / "exercises" / "nbgrader_config.py").write_text("c = get_config()\\n")
     >>> lab = prepare_lab(kit)
     >>> sorted(p.name for p in (lab / "config").iterdir())
-    ['jupyter_server_config.json', 'lab', 'labconfig', 'nbgrader_config.py']
+    ['jupyter_server_config.json', 'lab-settings', 'labconfig', 'nbgrader_config.py']
     >>> (lab / ".gitignore").read_text()
     '*\\n'
     """
@@ -255,18 +291,12 @@ def prepare_lab(
     # The folder holds only generated state and private files (tokens, cookies).
     atomic_write_text(lab / ".gitignore", "*\n")
     config = lab / "config"
-    atomic_write_json(config / "jupyter_server_config.json", _server_config())
+    settings = write_lab_settings(config / "lab-settings")
+    atomic_write_json(config / "jupyter_server_config.json", server_config(settings))
     atomic_write_json(config / "labconfig" / "page_config.json", _page_config())
     atomic_write_text(
         config / _NBGRADER_CONFIG, _nbgrader_config(course / _NBGRADER_CONFIG)
     )
-    # JupyterLab asks whether to fetch news; courses often run offline, so the answer
-    # is no. Written once: a choice made later in Settings is kept.
-    notification = config / "lab" / "user-settings" / _NOTIFICATION_SETTINGS
-    if not notification.exists():
-        atomic_write_json(
-            notification, {"fetchNews": "false", "checkForUpdates": False}
-        )
 
     exchange = _course_exchange(course)
     if exchange is None:

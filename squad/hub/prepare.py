@@ -35,7 +35,7 @@ from typing import Any
 
 from squad._atomic import atomic_write_json, atomic_write_text
 from squad._imports import masked_entry_point
-from squad.course.lab import _server_config
+from squad.course.lab import server_config, write_lab_settings
 from squad.errors import InvalidInputError, MissingFileError
 from squad.hub.accounts import require_root
 from squad.hub.coursefile import CourseFile
@@ -272,7 +272,8 @@ def _nbgrader_config(course: CourseFile, layout: HubLayout, *, grader: bool) -> 
 def _write_jupyter_config(course: CourseFile, layout: HubLayout, role: str) -> Path:
     folder = layout.etc / role
     parts = _ROLES_PARTS[role]
-    server = _server_config()  # the kit's JupyterLab settings (no news, no npm)
+    # The kit's JupyterLab settings: no news question, no update checks, no npm.
+    server = server_config(write_lab_settings(folder / "lab-settings"))
     server["ServerApp"]["jpserver_extensions"] = {
         f"nbgrader.server_extensions.{name}": name in parts for name in _EXTENSIONS
     }
