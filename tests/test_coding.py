@@ -88,9 +88,9 @@ def test_fit_and_evaluate_refuses_a_setting_the_model_does_not_take():
     error, not a run of the default alpha recorded with the typo."""
     task = coding.load_coding_task("soc2010")
     with pytest.raises(
-        ValueError, match=r"^Model 'complement_nb' has no setting 'alpah'\. Its"
+        ValueError, match=r"^Model 'complement_nb' has no setting 'alpa'\. Its"
     ):
-        coding.fit_and_evaluate(task, "complement_nb", alpah=0.1)
+        coding.fit_and_evaluate(task, "complement_nb", alpa=0.1)
 
 
 def test_save_predictions_outside_a_sweep_writes_nothing(monkeypatch):

@@ -184,21 +184,21 @@ def test_check_model_refuses_settings_a_member_factory_does_not_name(
     (tmp_path / "strict.py").write_text(STRICT.replace("VERSION", "1"))
     _coder(tmp_path, version=1)
     message = (
-        r"^Model 'strict\.py:make' has no setting 'alpah' \(grid\)\. Its settings: "
+        r"^Model 'strict\.py:make' has no setting 'alpa' \(grid\)\. Its settings: "
         r"alpha\. Correct the name or leave it out\.$"
     )
     with pytest.raises(ValueError, match=message):
         check_model(
-            "strict.py:make", settings={"alpah": 0.5}, base_dir=tmp_path, where="grid"
+            "strict.py:make", settings={"alpa": 0.5}, base_dir=tmp_path, where="grid"
         )
     assert check_model("strict.py:make", settings={"alpha": 0.5}, base_dir=tmp_path)
-    assert check_model("coder.py:make", settings={"alpah": 0.5}, base_dir=tmp_path)
+    assert check_model("coder.py:make", settings={"alpa": 0.5}, base_dir=tmp_path)
     _entry_point(tmp_path, monkeypatch, STRICT, package="strict_coders")
-    with pytest.raises(ValueError, match=r"^Model 'acme' has no setting 'alpah'\."):
-        check_model("acme", settings={"alpah": 0.5})
+    with pytest.raises(ValueError, match=r"^Model 'acme' has no setting 'alpa'\."):
+        check_model("acme", settings={"alpa": 0.5})
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match=r"^Model 'strict\.py:make' has no setting"):
-        make_model("strict.py:make", alpah=0.5)
+        make_model("strict.py:make", alpa=0.5)
 
 
 def test_cli_run_refuses_an_unknown_setting_of_a_registered_model(tmp_path):
@@ -208,12 +208,12 @@ def test_cli_run_refuses_an_unknown_setting_of_a_registered_model(tmp_path):
     args = ["-p", "dataset", "ecoicop", "-p", "model", "complement_nb"]
     result = CliRunner().invoke(
         main,
-        ["run", str(notebook), *args, "-p", "settings", "{alpah: 0.1}"]
+        ["run", str(notebook), *args, "-p", "settings", "{alpa: 0.1}"]
         + ["--out", str(tmp_path / "runs"), "--dry-run"],
     )
     assert result.exit_code == 2
     assert result.output == (
-        "Error: Model 'complement_nb' has no setting 'alpah' (given with -p). Its "
+        "Error: Model 'complement_nb' has no setting 'alpa' (given with -p). Its "
         "settings: alpha. Correct the name or leave it out.\n"
     )
     assert not (tmp_path / "runs").exists()

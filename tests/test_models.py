@@ -80,14 +80,14 @@ def test_model_settings_of_the_hierarchy_model_leave_out_the_dataset():
     [
         (
             "complement_nb",
-            {"alpah": 0.1},
-            r"^Model 'complement_nb' has no setting 'alpah'\. Its settings: alpha\. "
+            {"alpa": 0.1},
+            r"^Model 'complement_nb' has no setting 'alpa'\. Its settings: alpha\. "
             r"Correct the name or leave it out\.$",
         ),
         (
             "tfidf_linear_svc",
-            {"C": 1.0, "temprature": 0.2, "max_iter": 50},
-            r"^Model 'tfidf_linear_svc' has no settings 'temprature', 'max_iter'\. Its "
+            {"C": 1.0, "temp": 0.2, "max_iter": 50},
+            r"^Model 'tfidf_linear_svc' has no settings 'temp', 'max_iter'\. Its "
             r"settings: C, temperature\. Correct the names or leave them out\.$",
         ),
         (

@@ -379,10 +379,10 @@ def check_model(
 
     Examples
     --------
-    >>> check_model("complement_nb", settings={"alpah": 0.1}, where="given with -p")
+    >>> check_model("complement_nb", settings={"alpa": 0.1}, where="given with -p")
     Traceback (most recent call last):
     ...
-    squad.errors.InvalidInputError: Model 'complement_nb' has no setting 'alpah' (given with -p). Its settings: alpha. Correct the name or leave it out.
+    squad.errors.InvalidInputError: Model 'complement_nb' has no setting 'alpa' (given with -p). Its settings: alpha. Correct the name or leave it out.
     """
     code = resolve_model(model, base_dir=base_dir, where=where)
     if code is None:

@@ -601,10 +601,10 @@ def check_settings(
 
     Examples
     --------
-    >>> check_settings("complement_nb", {"alpah": 0.1}, ("alpha",))
+    >>> check_settings("complement_nb", {"alpa": 0.1}, ("alpha",))
     Traceback (most recent call last):
     ...
-    squad.errors.InvalidInputError: Model 'complement_nb' has no setting 'alpah'. Its settings: alpha. Correct the name or leave it out.
+    squad.errors.InvalidInputError: Model 'complement_nb' has no setting 'alpa'. Its settings: alpha. Correct the name or leave it out.
     """
     if accepted is None:
         return
@@ -665,10 +665,10 @@ def make_model(
     --------
     >>> type(make_model("complement_nb", alpha=0.5)).__name__
     'Pipeline'
-    >>> make_model("complement_nb", alpah=0.5)
+    >>> make_model("complement_nb", alpa=0.5)
     Traceback (most recent call last):
     ...
-    squad.errors.InvalidInputError: Model 'complement_nb' has no setting 'alpah'. Its settings: alpha. Correct the name or leave it out.
+    squad.errors.InvalidInputError: Model 'complement_nb' has no setting 'alpa'. Its settings: alpha. Correct the name or leave it out.
     """
     if name in MODELS:
         check_settings(name, settings, model_settings(name))
