@@ -21,8 +21,12 @@ from squad.cli import main
 from squad.data.datasets import load_dataset
 
 
-def _task_run(root, run_id, dataset, acc, *, protocol=None, language=None):
+def _task_run(
+    root, run_id, dataset, acc, *, protocol=None, language=None, parameters=None
+):
     record = honest_record(run_id, "ons", "nb", 1.0, acc)
+    if parameters is not None:
+        record["parameters"] = parameters
     record["metrics"] = {"accuracy": acc}
     record["figures"] = {}
     record["provenance"]["dataset"] = {
@@ -67,6 +71,41 @@ def test_runs_of_different_tasks_are_never_ranked_together(tmp_path):
     assert task_of({"experiment": "x", "parameters": {"dataset": "ecoicop"}}) == Task(
         "ecoicop", "grouped", "pl"
     )
+
+
+def test_a_language_that_does_not_apply_is_not_shown(tmp_path):
+    """soc2010 has no languages: its runs show none, neither in the task key nor as a
+    column, also those recorded before with the notebook's default 'pl'."""
+    for run_id, language, model in [
+        ("aa0000000001", "pl", "nb"),  # recorded before language was None on soc2010
+        ("aa0000000002", None, "svc"),
+        ("aa0000000003", "pl", "svc"),
+    ]:
+        params = {"dataset": "soc2010", "language": language, "model": model}
+        _task_run(tmp_path, run_id, "soc2010", 0.5, parameters=params)
+    for run_id, language in [("aa0000000004", "pl"), ("aa0000000005", "en")]:
+        params = {"dataset": "ecoicop", "language": language, "model": "nb"}
+        _task_run(
+            tmp_path, run_id, "ecoicop", 0.9, language=language, parameters=params
+        )
+    tables = leaderboard_tables(tmp_path)
+    soc = tables[Task("soc2010", "stratified")]
+    assert "language" not in soc.columns and list(soc["model"]) == ["nb", "svc", "svc"]
+    assert {r["parameters"]["language"] for r in soc.attrs["records"]} == {None}
+    # One run, or runs alike: every parameter is shown, but not one that never applies.
+    alike = leaderboard_table(tmp_path, task="soc2010", where={"model": "svc"})
+    assert list(alike.attrs["parameters"]) == ["dataset", "model"]
+    assert leaderboard_table(tmp_path, task="ecoicop/grouped/en")[
+        "language"
+    ].tolist() == ["en"]
+    assert [t.key for t in leaderboard_tables(tmp_path, where={"language": "pl"})] == [
+        "ecoicop/grouped/pl"
+    ]
+    result = CliRunner().invoke(
+        main, ["leaderboard", str(tmp_path), "--task", "soc2010"]
+    )
+    assert result.exit_code == 0, result.output
+    assert " pl" not in result.output and "null" not in result.output
 
 
 def test_build_site_writes_index_task_and_run_pages(tmp_path):

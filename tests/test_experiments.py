@@ -17,6 +17,7 @@ from waiting import wait_until
 
 from squad.cli import main
 from squad.record import read_record
+from squad.runs.checks import clear_inapplicable
 from squad.runs.executor import analyse_notebook
 from squad.runs.params import (
     Parameter,
@@ -34,6 +35,7 @@ from squad.runs.sweep import (
 )
 
 DATA = Path(__file__).parent / "data" / "notebooks"
+CODING = Path(__file__).resolve().parents[1] / "notebooks" / "coding.ipynb"
 SQUAD = Path(sys.executable).with_name("squad")
 
 
@@ -483,7 +485,77 @@ def test_cli_run_missing_notebook(tmp_path):
     assert isinstance(result.exception, SystemExit)  # handled, not a crash
 
 
+def test_a_language_that_does_not_apply_is_none_and_not_in_the_run_id():
+    """soc2010 has no languages: its runs record language as None, not the notebook's
+    'pl', and -p language en plans the same run; ecoicop's languages stay apart."""
+    soc = plan_sweep(CODING, params=[("language", "en")], dataset_checksum=None)
+    default = plan_sweep(
+        CODING, params={"model": "complement_nb"}, dataset_checksum=None
+    )
+    assert soc.runs[0].parameters["language"] is None
+    assert soc.runs[0].run_id == default.runs[0].run_id
+    both = plan_sweep(
+        CODING,
+        params=[("language", "en"), ("language", "pl")],
+        dataset_checksum=None,
+    )
+    assert [r.run_id for r in both.runs] == [soc.runs[0].run_id]
+    eco = plan_sweep(
+        CODING,
+        params=[("dataset", "ecoicop"), ("language", "en"), ("language", "pl")],
+        dataset_checksum=None,
+    )
+    assert [r.parameters["language"] for r in eco.runs] == ["en", "pl"]
+    with pytest.raises(
+        ValueError,
+        match=r"^Dataset 'ecoicop' needs a language; got None \(given with -p\)\. "
+        r"Its card lists: pl, en, ",
+    ):
+        plan_sweep(
+            CODING,
+            params={"dataset": "ecoicop", "language": None},
+            dataset_checksum=None,
+        )
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        ({"dataset": "soc2010", "language": "pl"}, None),
+        ({"dataset": "soc2010", "language": None}, None),
+        ({"dataset": "ecoicop", "language": "en"}, "en"),
+        # Only coding datasets: another notebook's language may mean something else.
+        ({"dataset": "lfs_synthetic", "language": "fr"}, "fr"),
+        ({"dataset": "no_such_dataset", "language": "fr"}, "fr"),
+        ({"language": "fr"}, "fr"),
+    ],
+)
+def test_clear_inapplicable_sets_a_language_without_languages_to_none(
+    parameters, expected
+):
+    """The language of a classification dataset whose card lists none is None."""
+    assert clear_inapplicable(parameters)["language"] == expected
+
+
 # ---------------------------------------------------------------- real sweeps
+
+
+@pytest.mark.slow
+def test_a_soc2010_run_records_no_language(tmp_path):
+    """The coding notebook runs on soc2010 with language None, and its record and its
+    dataset provenance say None, not the notebook's 'pl'."""
+    result = run_sweep(
+        CODING,
+        params=[("model", "complement_nb"), ("language", "en")],
+        jobs=1,
+        out=tmp_path / "runs",
+        member="ons",
+        progress=False,
+    )
+    assert result.exit_code == 0, result.summary()
+    rec = read_record(tmp_path / "runs" / "coding" / result.ok[0])
+    assert rec["parameters"]["language"] is None
+    assert rec["provenance"]["dataset"]["language"] is None
 
 
 @pytest.mark.slow

@@ -46,7 +46,7 @@ from typing import Any
 import pandas as pd
 
 from squad.board.intake import _end, _member
-from squad.board.tasks import Task, task_of
+from squad.board.tasks import Task, shown_parameters, task_of
 from squad.errors import InvalidInputError, NotFoundError
 from squad.runs.params import canonical_json
 
@@ -181,8 +181,9 @@ def _resolve_metric(metric: str, columns: Iterable[str]) -> str | None:
 
 
 def _varying(records: list[dict[str, Any]], *, fallback: bool = True) -> list[str]:
-    """Parameters whose value differs between runs (all of them if none does and
-    ``fallback``)."""
+    """Parameters whose value differs between runs (if none does and ``fallback``, all
+    of them but those that are None in every run, such as a language that does not
+    apply)."""
     names: list[str] = []
     for rec in records:
         names += [n for n in rec["parameters"] if n not in names]
@@ -191,7 +192,11 @@ def _varying(records: list[dict[str, Any]], *, fallback: bool = True) -> list[st
         for n in names
         if len({canonical_json(r["parameters"].get(n)) for r in records}) > 1
     ]
-    return varying or (names if fallback else [])
+    if varying or not fallback:
+        return varying
+    return [
+        n for n in names if any(r["parameters"].get(n) is not None for r in records)
+    ]
 
 
 def _cell(value: Any) -> Any:
@@ -251,6 +256,8 @@ def board_runs(
         root: Path | None = Path(path)
     else:
         records, rejected, root = load_records(path), [], None
+    # A language that does not apply is None, also in records written before it was.
+    records = [{**rec, "parameters": shown_parameters(rec)} for rec in records]
     kept = []
     for rec in _score_records(_select(records, where), cache):
         if rec.get("_check") == "invalid":

@@ -10,6 +10,10 @@ A run's task comes from what its record says of the data it used: ``provenance.d
 protocol is the dataset's default (from its card); the language counts only for datasets
 with several (ECOICOP; default ``pl``). A run that names no dataset forms a task with the
 other runs of its experiment.
+
+On a coding dataset without languages (``soc2010``) a ``language`` parameter does not
+apply: ``squad run`` records it as None, and :func:`shown_parameters` shows older records,
+which carry the notebook's default ``pl``, the same way.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Task", "task_of"]
+__all__ = ["Task", "shown_parameters", "task_of"]
 
 
 @dataclass(frozen=True, order=True)
@@ -75,8 +79,47 @@ def _has_languages(dataset: str) -> bool:
     return "languages" in SCORED_DATASETS.get(dataset, {})
 
 
+def _language_applies(dataset: str) -> bool:
+    """False for a coding dataset without languages; other datasets' notebooks may give
+    ``language`` a meaning of their own."""
+    from squad.board.scoring import SCORED_DATASETS
+
+    return dataset not in SCORED_DATASETS or _has_languages(dataset)
+
+
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
+
+
+def _parts(record: Mapping[str, Any]) -> tuple[str, Mapping, Mapping]:
+    """The dataset a record names ("" if none), its data provenance and parameters."""
+    provenance = record.get("provenance")
+    data = provenance.get("dataset") if isinstance(provenance, Mapping) else None
+    data = data if isinstance(data, Mapping) else {}
+    params = record.get("parameters")
+    params = params if isinstance(params, Mapping) else {}
+    return _text(data.get("name")) or _text(params.get("dataset")), data, params
+
+
+def shown_parameters(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a record's parameters as the board shows them.
+
+    ``language`` is None where it does not apply (a coding dataset without languages),
+    as ``squad run`` records it; older records of such runs say ``pl``, the notebook's
+    default, which the dataset ignores.
+
+    Examples
+    --------
+    >>> shown_parameters({"parameters": {"dataset": "soc2010", "language": "pl"}})
+    {'dataset': 'soc2010', 'language': None}
+    >>> shown_parameters({"parameters": {"dataset": "ecoicop", "language": "en"}})
+    {'dataset': 'ecoicop', 'language': 'en'}
+    """
+    dataset, _, params = _parts(record)
+    shown = dict(params)
+    if dataset and shown.get("language") is not None and not _language_applies(dataset):
+        shown["language"] = None
+    return shown
 
 
 def task_of(record: Mapping[str, Any]) -> Task:
@@ -89,12 +132,7 @@ def task_of(record: Mapping[str, Any]) -> Task:
     >>> task_of({"experiment": "ok", "parameters": {"x": 1}}).key
     'ok'
     """
-    provenance = record.get("provenance")
-    data = provenance.get("dataset") if isinstance(provenance, Mapping) else None
-    data = data if isinstance(data, Mapping) else {}
-    params = record.get("parameters")
-    params = params if isinstance(params, Mapping) else {}
-    dataset = _text(data.get("name")) or _text(params.get("dataset"))
+    dataset, data, params = _parts(record)
     if not dataset:
         return Task(str(record.get("experiment") or "runs"))
     protocol = (

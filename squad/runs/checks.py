@@ -9,11 +9,14 @@ before anything starts. The checks follow the parameter names the kit's notebook
   not in the catalogue is left to the sweep's dataset lookup);
 - ``protocol``: one of the card's split protocols ("" means the card's default);
 - ``language``: one of the card's ``task.languages``, where the card lists languages;
+  on a classification dataset whose card lists none (``soc2010``) it does not apply and
+  :func:`clear_inapplicable` makes it None, so that the run's record and id do not carry
+  the notebook's default;
 - ``text``: text columns of the card's ``task.text``, joined with ``+`` ("" the default);
 - ``model``: on a classification dataset, a registered model, a member's
   ``path/to/file.py:factory`` or an installed ``squad.models`` entry point (see
-  :mod:`squad.tasks.member_models`), whose factory must build an object with ``fit``,
-  ``predict_proba`` and ``classes_``.
+  :mod:`squad.tasks.member_models`), whose factory must take the run's ``settings`` and
+  build an object with ``fit``, ``predict_proba`` and ``classes_``.
 
 A notebook without a ``dataset`` parameter is not checked.
 """
@@ -27,7 +30,7 @@ from typing import Any
 
 from squad.errors import InvalidInputError
 
-__all__ = ["check_run"]
+__all__ = ["check_run", "clear_inapplicable"]
 
 
 def _card(name: str) -> Any:
@@ -56,12 +59,54 @@ def _check_against_card(
     language = parameters.get("language")
     if languages and isinstance(language, str) and language not in languages:
         _refuse(card, "language", language, languages, where)
+    if languages and "language" in parameters and language is None:
+        suffix = f" ({where})" if where else ""
+        msg = (
+            f"Dataset {card.name!r} needs a language; got None{suffix}. Its card "
+            f"lists: {', '.join(languages)}."
+        )
+        raise InvalidInputError(msg)
     columns = [str(v) for v in task.get("text") or []]
     text = parameters.get("text")
     if columns and isinstance(text, str) and text:
         for column in text.split("+"):
             if column not in columns:
                 _refuse(card, "text column", column, columns, where)
+
+
+def clear_inapplicable(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Set the parameters that do not apply to the run's dataset to None.
+
+    On a classification dataset whose card lists no ``task.languages`` (``soc2010``),
+    ``language`` does not apply: a run records it as None rather than the notebook's
+    default, and runs that differ only in it are one run (one run id).
+
+    Parameters
+    ----------
+    parameters : mapping
+        The run's full parameters (defaults filled in).
+
+    Returns
+    -------
+    dict
+        A copy, with the parameters that do not apply set to None.
+
+    Examples
+    --------
+    >>> clear_inapplicable({"dataset": "soc2010", "language": "pl"})
+    {'dataset': 'soc2010', 'language': None}
+    >>> clear_inapplicable({"dataset": "ecoicop", "language": "pl"})
+    {'dataset': 'ecoicop', 'language': 'pl'}
+    """
+    cleared = dict(parameters)
+    name = parameters.get("dataset")
+    if cleared.get("language") is None or not isinstance(name, str) or not name:
+        return cleared
+    card = _card(name)
+    task = (card.data.get("task") or {}) if card is not None else {}
+    if task.get("type") == "classification" and not task.get("languages"):
+        cleared["language"] = None
+    return cleared
 
 
 def check_run(

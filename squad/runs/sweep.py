@@ -9,7 +9,9 @@ rest on an executor (see :mod:`squad.runs.executor`) and writes each finished ru
 A run id is the first 12 hex digits of the SHA-256 of the notebook's cells (outputs
 stripped), the canonical JSON of its full parameters, the dataset checksum and, for a
 member's own model, the sha256 of its file (or its package's version): the same run on
-two machines gets the same id, and different runs never share one.
+two machines gets the same id, and different runs never share one. A parameter that
+does not apply to the run's dataset (``language`` on ``soc2010``) is None, in the id and
+in the record (:func:`squad.runs.checks.clear_inapplicable`).
 
 Which runs: with neither ``-p`` nor a grid, the grid file beside the notebook; ``-p``
 alone means one configuration (the notebook's defaults plus the values given); with a
@@ -49,7 +51,7 @@ from squad.record import (
     read_record,
     write_record,
 )
-from squad.runs.checks import check_run
+from squad.runs.checks import check_run, clear_inapplicable
 from squad.runs.executor import (
     RunOutcome,
     RunTask,
@@ -349,7 +351,7 @@ def plan_sweep(
     cwd = Path.cwd()
     for number, values in enumerate(runs, start=1):
         where = f"{source}, run {number}" if len(runs) > 1 else source
-        resolved = resolve_parameters(values, declared, where=where)
+        resolved = clear_inapplicable(resolve_parameters(values, declared, where=where))
         base_dirs = {name: cwd if name in given else grid_dir for name in resolved}
         # Runs that differ only in other parameters share one check (a member's
         # model is built and tried once, not once per run).

@@ -96,7 +96,7 @@ def load_coding_task(
     dataset: str,
     *,
     protocol: str | None = None,
-    language: str = "pl",
+    language: str | None = "pl",
     text: str | None = None,
     data_home: Any = None,
 ) -> CodingTask:
@@ -108,8 +108,8 @@ def load_coding_task(
         The coding dataset.
     protocol : str, default=None
         Split protocol; None or "" takes the card's default.
-    language : str, default="pl"
-        ECOICOP language (ISO 639-1); ignored for soc2010.
+    language : str or None, default="pl"
+        ECOICOP language (ISO 639-1); ignored for soc2010, whose task records None.
     text : str, default=None
         Which text columns make the input: a name in ``CODING_DATASETS`` or columns of
         the card's ``task.text`` joined with ``+``; None the default.
