@@ -72,6 +72,7 @@ $(HUB_PROXY):
 hub-proxy: $(HUB_PROXY)
 
 hub: install hub-proxy
+	chmod -R o-rwx $(dir $(HUB_COURSE))source
 	$(BIN)/squad hub accounts $(HUB_COURSE)
 	$(BIN)/squad hub start $(HUB_COURSE)
 

@@ -165,12 +165,16 @@ def hub():
     trainees = [f"{prefix}-t{n:02d}" for n in range(1, N_TRAINEES + 1)]
     base = Path(tempfile.mkdtemp(prefix="squad-hub-", dir="/tmp"))
     base.chmod(0o755)  # the hub folder inside is reached by every account
+    # The course as docs/hub.md sets it up: its sources closed to other accounts.
+    shutil.copytree(REPO / "exercises", base / "course")
+    for path in [base / "course" / "source", *(base / "course" / "source").rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o007)
     course_file = base / "hub.yml"
     course_file.write_text(
         json.dumps(
             {
                 "course_id": prefix,
-                "course": str(REPO / "exercises"),
+                "course": str(base / "course"),
                 "hub_dir": str(base / "hub"),
                 "port": 8000,
                 "instructors": [instructor],
@@ -348,6 +352,173 @@ def test_trainee_cannot_read_others_work_gradebook_or_source(hub, load_run):
     expected = {name: "PermissionError" for name in checks}
     expected["read own submission"] = expected["read the release"] = "ok"
     assert results == expected
+
+
+def _as_trainee(hub: Hub, name: str, code: str, *args: str):
+    """Run Python ``code`` as trainee ``name``'s own Unix account, with the hub's
+    environment; return the JSON it prints last."""
+    done = run_as(
+        name,
+        [str(hub.layout.scripts / "python"), "-c", code, *args],
+        scripts=hub.layout.scripts,
+        env=hub.env("trainee"),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+_MKDIRS = r"""
+import json, os, sys
+results = {}
+for path in json.loads(sys.argv[1]):
+    try:
+        os.mkdir(path)
+        results[path] = "made"
+    except OSError as err:
+        results[path] = type(err).__name__
+print(json.dumps(results))
+"""
+
+
+def test_trainee_cannot_plant_folders_in_the_exchange(hub, load_run):
+    """Attack: a trainee makes another course, a release folder before the grader's
+    release, a grader or root submission; only the last kind can be made (inbound is
+    write-only), and it never reaches the roster."""
+    from squad.hub.prepare import keep_students_with_work
+
+    me = hub.trainees[2]
+    course = hub.layout.exchange / hub.course.course_id
+    stamp = "2020-01-01 00:00:00.000000 UTC"
+    planted = {
+        "another course": hub.layout.exchange / "zz",
+        "a release before the grader's": course / "outbound" / "99-not-released",
+        "a feedback folder": course / "feedback" / "planted",
+        "the grader's submission": course
+        / "inbound"
+        / f"{hub.course.grader}+{LOAD_ASSIGNMENT}+{stamp}+aaaa",
+        "root's submission": course / "inbound" / f"root+{LOAD_ASSIGNMENT}+{stamp}+bb",
+        "a malformed name": course / "inbound" / "Bad_Name+x",
+    }
+    results = _as_trainee(
+        hub, me, _MKDIRS, json.dumps([str(p) for p in planted.values()])
+    )
+    made = {what for what, path in planted.items() if results[str(path)] == "made"}
+    assert made == {"the grader's submission", "root's submission", "a malformed name"}
+    served = keep_students_with_work(hub.course, hub.layout)
+    assert served.users == hub.course.users
+    for what in made:
+        planted[what].rmdir()  # as root: the next tests see a clean exchange
+
+
+_RENAME = r"""
+import json, os, sys
+try:
+    os.rename(sys.argv[1], sys.argv[2])
+    print(json.dumps("renamed"))
+except OSError as err:
+    print(json.dumps(type(err).__name__))
+"""
+
+
+def test_trainee_cannot_rename_or_remove_anothers_submission(hub, load_run):
+    """Attack: given the name of another trainee's submission, rename it to one's own
+    (inbound has the sticky bit: refused), and the submission stays the other's."""
+    other, me = hub.trainees[3], hub.trainees[4]
+    theirs = next(
+        p
+        for p in _submission_folders(hub, LOAD_ASSIGNMENT)
+        if p.name.startswith(other + "+")
+    )
+    stolen = theirs.with_name(me + theirs.name[len(other) :] + "x")
+    assert _as_trainee(hub, me, _RENAME, str(theirs), str(stolen)) == "PermissionError"
+    assert theirs.is_dir() and not stolen.exists()
+
+
+def test_a_forged_submission_is_quarantined_not_collected(hub, load_run):
+    """Attack: a trainee submits as another (``nbgrader submit --student``, and a
+    folder made by hand with a far-future time); the grader's collect keeps the
+    victim's own work, moves both forgeries to quarantine and names both accounts."""
+    victim, forger = hub.trainees[5], hub.trainees[6]
+    course = hub.layout.exchange / hub.course.course_id
+    fetched = Path(pwd_home(forger)) / LOAD_ASSIGNMENT
+    forged = run_as(
+        forger,
+        [str(hub.layout.scripts / "nbgrader"), "submit", LOAD_ASSIGNMENT]
+        + [f"--student={victim}"],
+        scripts=hub.layout.scripts,
+        env=hub.env("trainee"),
+        cwd=fetched.parent,
+    )
+    assert forged.returncode == 0, forged.stderr[-2000:]
+    by_hand = (
+        course
+        / "inbound"
+        / f"{victim}+{LOAD_ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+x"
+    )
+    assert _as_trainee(hub, forger, _MKDIRS, json.dumps([str(by_hand)])) == {
+        str(by_hand): "made"
+    }
+    submitted = hub.layout.course / "submitted" / victim / LOAD_ASSIGNMENT
+    before = sorted(p.read_bytes() for p in submitted.glob("*.ipynb"))
+
+    collect = hub.as_grader("nbgrader", "collect", "--update", LOAD_ASSIGNMENT)
+    log = collect.stdout + collect.stderr
+    assert log.count(f"claims to be from '{victim}' but was made by '{forger}'") == 2
+    assert sorted(p.read_bytes() for p in submitted.glob("*.ipynb")) == before
+    # The forgery nbgrader made (group-writable) is moved aside; the one made by hand
+    # cannot be moved by the grader (its '..' is not theirs to change) and stays,
+    # never collected.
+    quarantined = [p.name for p in (course / "quarantine").iterdir()]
+    assert [n for n in quarantined if n.startswith(victim + "+")] != []
+    again = hub.as_grader("nbgrader", "collect", "--update", LOAD_ASSIGNMENT)
+    assert sorted(p.read_bytes() for p in submitted.glob("*.ipynb")) == before
+    assert f"was made by '{forger}'" in again.stdout + again.stderr
+
+
+def test_hub_refuses_a_course_whose_sources_trainees_can_read(hub, tmp_path):
+    """The kit's own course folder is readable by everybody: starting a hub on it is
+    refused in one line naming the file and the chmod that closes it."""
+    from squad.errors import InvalidInputError
+    from squad.hub.prepare import exposed_course_files, prepare_hub
+
+    open_course = replace(hub.course, course_dir=REPO / "exercises", hub_dir=tmp_path)
+    assert exposed_course_files(open_course, hub.trainees[0])
+    with pytest.raises(
+        InvalidInputError, match=r"can be read by trainee accounts.*chmod -R o-rwx"
+    ):
+        prepare_hub(open_course)
+    assert exposed_course_files(hub.course, hub.trainees[0]) == []
+
+
+def test_feedback_is_released_to_all_despite_a_broken_folder(hub, load_run):
+    """A feedback folder without nbgrader's submission secret (a submission made by
+    hand) is skipped with a warning; everyone else's feedback is released."""
+    course = hub.layout.course
+    good, broken = hub.trainees[7], hub.trainees[8]
+    for name in (good, broken):
+        folder = course / "feedback" / name / LOAD_ASSIGNMENT
+        folder.mkdir(parents=True)
+        (folder / "survey-microdata.html").write_text(f"<p>feedback of {name}</p>")
+        (folder / "timestamp.txt").write_text("2026-01-01 10:00:00.000000 UTC")
+    (course / "feedback" / good / LOAD_ASSIGNMENT / "submission_secret.txt").write_text(
+        "secret-of-good"
+    )
+    shutil.chown(course / "feedback", hub.course.grader, hub.course.grader)
+    for path in (course / "feedback").rglob("*"):
+        shutil.chown(path, hub.course.grader, hub.course.grader)
+    try:
+        done = hub.as_grader("nbgrader", "release_feedback", LOAD_ASSIGNMENT)
+        log = done.stdout + done.stderr
+        assert f"Feedback of '{broken}' not released" in log
+        assert f"Releasing feedback for student '{good}'" in log
+        released = list(
+            (hub.layout.exchange / hub.course.course_id / "feedback").glob("*.html")
+        )
+        assert [p.read_text() for p in released] == [f"<p>feedback of {good}</p>"]
+    finally:
+        shutil.rmtree(course / "feedback")
+        for path in (hub.layout.exchange / hub.course.course_id / "feedback").iterdir():
+            path.unlink()
 
 
 def pwd_home(name: str) -> str:

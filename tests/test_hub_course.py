@@ -129,19 +129,28 @@ def test_hub_start_with_a_port_in_use_prints_one_line(tmp_path):
     assert not (tmp_path / "hub").exists()
 
 
-def test_dropped_trainee_with_submissions_is_kept(tmp_path, caplog):
-    """A trainee missing from a newer roster who handed work in stays, with a warning."""
+def test_roster_never_grows_from_folders_a_trainee_can_make(tmp_path, caplog):
+    """Inbound folder names are never read; a collected folder whose name is not a
+    course account is named in a warning and not let in."""
     course = read_course_file(_course_file(tmp_path))
     layout = HubLayout(course.hub_dir)
     inbound = layout.exchange / "cc" / "inbound"
     inbound.mkdir(parents=True)
-    (inbound / "eve+01-survey-microdata+2026-01-01 10:00:00 UTC+abc").mkdir()
-    (layout.course / "submitted" / "fay").mkdir(parents=True)
+    for name in ("eve", "root", "grader-cc", "Bad_Name"):
+        (inbound / f"{name}+01-survey-microdata+2026-01-01 10:00:00 UTC+abc").mkdir()
+    (layout.course / "submitted" / "squad-no-such-account").mkdir(parents=True)
     with caplog.at_level(logging.WARNING, logger="squad"):
         kept = keep_students_with_work(course, layout)
-    assert kept.trainees == ("bo", "cy", "eve", "fay")
-    assert "no longer lists eve, fay" in caplog.text
-    assert keep_students_with_work(kept, layout) == kept
+    assert kept.trainees == ("bo", "cy")
+    assert "submitted/squad-no-such-account is not a trainee" in caplog.text
+    assert "eve" not in caplog.text and "root" not in caplog.text
+
+
+@pytest.mark.parametrize("name", ["root", "grader-other", "nobody"])
+def test_reserved_names_are_refused_in_the_course_file(tmp_path, name):
+    """Root, system and grader accounts are never on a roster."""
+    with pytest.raises(InvalidInputError, match=f"'{name}' in .* is reserved"):
+        read_course_file(_course_file(tmp_path, trainees=["bo", name]))
 
 
 @pytest.mark.parametrize("probe", ["hub", "lab"])

@@ -31,6 +31,7 @@ from squad.errors import InvalidInputError, ToolFailedError
 from squad.hub.coursefile import CourseFile
 
 __all__ = [
+    "FIRST_PERSON_UID",
     "AccountsReport",
     "create_accounts",
     "home_dir",
@@ -43,7 +44,7 @@ logger = logging.getLogger("squad")
 #: Where the account tools live, also when root's PATH lacks the sbin folders.
 _ADMIN_PATH = "/usr/sbin:/sbin:/usr/bin:/bin"
 #: The first uid of a person's account on Debian and most Linux systems.
-_FIRST_PERSON_UID = 1000
+FIRST_PERSON_UID = 1000
 
 
 @dataclass
@@ -116,7 +117,7 @@ def _ensure_group(name: str) -> None:
 def _ensure_user(course: CourseFile, name: str, report: AccountsReport) -> None:
     entry = _user(name)
     if entry is not None:
-        if entry.pw_uid < _FIRST_PERSON_UID:
+        if entry.pw_uid < FIRST_PERSON_UID:
             msg = (
                 f"User name '{name}' in {course.path} is a system account (uid "
                 f"{entry.pw_uid}); pick another name."
@@ -162,7 +163,7 @@ def create_accounts(course: CourseFile) -> AccountsReport:
     require_root("Creating the course's accounts")
     for name in course.users:  # refuse before anything is changed
         entry = _user(name)
-        if entry is not None and entry.pw_uid < _FIRST_PERSON_UID:
+        if entry is not None and entry.pw_uid < FIRST_PERSON_UID:
             msg = (
                 f"User name '{name}' in {course.path} is a system account (uid "
                 f"{entry.pw_uid}); pick another name."

@@ -31,6 +31,7 @@ from squad.errors import InvalidInputError, MissingFileError, NotFoundError
 
 __all__ = [
     "CourseFile",
+    "RESERVED_NAMES",
     "check_user_names",
     "read_course_file",
     "read_roster_csv",
@@ -39,6 +40,11 @@ __all__ = [
 #: A portable Unix account name: lower case, starts with a letter, at most 32
 #: characters (Debian's ``NAME_REGEX`` without ``$``, and without ``_``, which
 #: nbgrader's zip route uses as its separator).
+#: Names that are never a person on the hub (system accounts by uid are refused when
+#: the hub starts; these are refused in the course file already).
+RESERVED_NAMES = frozenset(
+    {"root", "daemon", "bin", "sys", "sync", "nobody", "admin", "jupyterhub"}
+)
 _USER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 #: The course id becomes ``formgrade-<id>``: a group name of at most 32 characters.
 _COURSE_ID = re.compile(r"^[a-z][a-z0-9-]{0,21}$")
@@ -150,6 +156,12 @@ def check_user_names(
             msg = (
                 f"User name {name!r} in {where} is not a valid account name: use 1 to "
                 "32 lower-case letters, digits or '-', starting with a letter."
+            )
+            raise InvalidInputError(msg)
+        if name in RESERVED_NAMES or name.startswith("grader-"):
+            msg = (
+                f"User name {name!r} in {where} is reserved (root, system and grader "
+                "accounts never log in to the hub): pick another name."
             )
             raise InvalidInputError(msg)
         if name in seen:

@@ -6,8 +6,8 @@
     state/       0700  the hub's database, cookie secret, passwords, log
     course/      0700  the course as the grader account sees it: source/, release/,
                        submitted/, autograded/, feedback/ and gradebook.db
-    exchange/    1777  nbgrader's exchange (release, inbound, feedback), as nbgrader
-                       documents it: everybody may write, nobody may delete others' files
+    exchange/    0755  nbgrader's exchange, root's; the course's outbound/, inbound/
+                       and feedback/ in it are the grader's (see `squad.hub.exchange`)
     etc/               Jupyter configuration for trainees, instructors and the grader
     data/              the datasets the course reads, built once, read-only to users
     python/            the kit's environment for other accounts, when needed
@@ -20,6 +20,7 @@ and grades.
 
 from __future__ import annotations
 
+import grp
 import json
 import logging
 import os
@@ -37,12 +38,20 @@ from squad._atomic import atomic_write_json, atomic_write_text
 from squad._imports import masked_entry_point
 from squad.course.lab import server_config, write_lab_settings
 from squad.errors import InvalidInputError, MissingFileError
-from squad.hub.accounts import require_root
+from squad.hub.accounts import FIRST_PERSON_UID, require_root
 from squad.hub.coursefile import CourseFile
-from squad.hub.python import user_python
+from squad.hub.exchange import (
+    EXCHANGE_CLASSES,
+    prepare_exchange,
+    quarantine,
+    submission_problem,
+)
+from squad.hub.python import readable_by, user_python
 
 __all__ = [
     "HubLayout",
+    "course_account_problem",
+    "exposed_course_files",
     "find_proxy",
     "hub_layout",
     "known_students",
@@ -177,35 +186,98 @@ def _chown_tree(path: Path, uid: int, gid: int) -> None:
 
 
 def known_students(layout: HubLayout) -> set[str]:
-    """Students who have handed something in: the exchange inbound and the course.
+    """Students whose work the grader collected: ``course/submitted/<student>/``.
 
-    Read from the names nbgrader gives submissions (``<student>+<assignment>+...``
-    in the exchange's inbound folders) and from ``course/submitted/<student>/``.
+    Only the grader's own folder counts (0700, filled by the verifying collect of
+    `squad.hub.exchange`); nothing in the exchange, where trainees make folders, is
+    read.
     """
-    found: set[str] = set()
-    for inbound in layout.exchange.glob("*/inbound"):
-        found.update(p.name.split("+", 1)[0] for p in inbound.iterdir())
     submitted = layout.course / "submitted"
-    if submitted.is_dir():
-        found.update(p.name for p in submitted.iterdir() if p.is_dir())
-    return found
+    if not submitted.is_dir():
+        return set()
+    return {p.name for p in submitted.iterdir() if p.is_dir() and not p.is_symlink()}
+
+
+def course_account_problem(course: CourseFile, name: str) -> str:
+    """Why account ``name`` may not use the course's hub, or ''.
+
+    Refused: a name that is not an account, the grader, root and other system accounts
+    (uid below 1000), and accounts ``squad hub accounts`` did not put in the course's
+    student group.
+    """
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        return "no such account"
+    if name == course.grader or name.startswith("grader-"):
+        return "a grader account"
+    if entry.pw_uid < FIRST_PERSON_UID:
+        return f"a system account (uid {entry.pw_uid})"
+    try:
+        members = grp.getgrnam(course.student_group).gr_mem
+    except KeyError:
+        return f"the course's group {course.student_group} does not exist"
+    if name not in members:
+        return f"not in the course's group {course.student_group}"
+    return ""
 
 
 def keep_students_with_work(course: CourseFile, layout: HubLayout) -> CourseFile:
-    """Keep on the roster every trainee who has handed work in, with a warning.
+    """Keep on the roster every trainee whose work was collected, with a warning.
 
     A roster exported again from an LMS may lose people who left the course; their
-    submissions and grades stay, and so must their accounts' access to feedback.
+    submissions and grades stay, and so must their accounts' access to feedback. A
+    name that is not a course account (see `course_account_problem`) is never kept.
     """
     dropped = sorted(known_students(layout) - set(course.users))
-    if not dropped:
+    kept = [name for name in dropped if not course_account_problem(course, name)]
+    for name in sorted(set(dropped) - set(kept)):
+        logger.warning(
+            "course/submitted/%s is not a trainee of the course (%s): not let in.",
+            name,
+            course_account_problem(course, name),
+        )
+    if not kept:
         return course
     logger.warning(
-        "The roster in %s no longer lists %s, who handed work in: kept on the hub.",
+        "The roster in %s no longer lists %s, whose work was collected: kept on the "
+        "hub.",
         course.path,
-        ", ".join(dropped),
+        ", ".join(kept),
     )
-    return course.with_trainees(course.trainees + tuple(dropped))
+    return course.with_trainees(course.trainees + tuple(kept))
+
+
+def exposed_course_files(course: CourseFile, account: str) -> list[Path]:
+    """Files with solutions or hidden tests (``source/``, the gradebook) of the
+    course's own folder that ``account`` could read."""
+    entry = pwd.getpwnam(account)
+    groups = set(os.getgrouplist(account, entry.pw_gid))
+    candidates = [course.course_dir / "gradebook.db"]
+    source = course.course_dir / "source"
+    if source.is_dir():
+        candidates += [p for p in source.rglob("*") if p.is_file()]
+    return [
+        path
+        for path in candidates
+        if path.is_file() and readable_by(path, entry.pw_uid, groups)
+    ]
+
+
+def _check_course_closed(course: CourseFile) -> None:
+    """Refuse a course whose solutions or hidden tests a trainee could read."""
+    if not course.trainees:
+        return
+    exposed = exposed_course_files(course, course.trainees[0])
+    if exposed:
+        folder = course.course_dir / "source"
+        msg = (
+            f"'{exposed[0]}' (and {len(exposed) - 1} more file(s)) of the course can be "
+            f"read by trainee accounts such as '{course.trainees[0]}': solutions and "
+            f"hidden tests would be open to them. Run `chmod -R o-rwx {folder}` (and "
+            "on gradebook.db; the hub serves its own copy) and start again."
+        )
+        raise InvalidInputError(msg)
 
 
 def _sync_source(course: CourseFile, layout: HubLayout) -> list[str]:
@@ -262,9 +334,13 @@ def _nbgrader_config(course: CourseFile, layout: HubLayout, *, grader: bool) -> 
     lines += [
         f"c.CourseDirectory.course_id = {course.course_id!r}",
         f"c.Exchange.root = {str(layout.exchange)!r}",
-        # Submissions readable by their owner and the grader's group only (nbgrader's
-        # own are readable by anybody who learns their random name).
-        'c.ExchangeFactory.submit = "squad.hub.exchange.PrivateSubmit"',
+        # The exchange is the grader's; identity comes from who made a submission
+        # (see squad.hub.exchange).
+        *(
+            f'c.ExchangeFactory.{kind} = "{cls.__module__}.{cls.__name__}"'
+            for kind, cls in EXCHANGE_CLASSES.items()
+        ),
+        f"c.VerifiedCollect.student_group = {course.student_group!r}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -545,14 +621,29 @@ def prepare_hub(
         (layout.state, 0o700),
         (layout.etc, 0o755),
         (layout.data, 0o755),
-        (layout.exchange, 0o1777),
         (layout.course, 0o700),
     ):
         folder.mkdir(exist_ok=True)
         os.chmod(folder, mode)
-    course = keep_students_with_work(course, layout)
     for name in course.users:
-        _account(name, course)
+        problem = course_account_problem(course, name)
+        if problem:
+            msg = (
+                f"'{name}' in {course.path} cannot use the hub: {problem}. Run `sudo "
+                f"squad hub accounts {course.path}`, or take the name off the roster."
+            )
+            raise InvalidInputError(msg)
+    _check_course_closed(course)
+    course = keep_students_with_work(course, layout)
+    exchange = prepare_exchange(
+        layout.exchange, course.course_id, course.grader, course.formgrade_group
+    )
+    # Folders that are nobody's submission (forged, malformed) go aside before anyone
+    # logs in; as root, even those the grader could not move.
+    for path in sorted((exchange / "inbound").iterdir()):
+        why = submission_problem(path, set(course.trainees))
+        if why:
+            quarantine(path, why, logger)
 
     added = _sync_source(course, layout)
     if added:

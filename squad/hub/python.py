@@ -24,7 +24,13 @@ from pathlib import Path
 
 from squad.errors import InvalidInputError
 
-__all__ = ["kit_script_body", "readable_by_all", "script_header", "user_python"]
+__all__ = [
+    "kit_script_body",
+    "readable_by",
+    "readable_by_all",
+    "script_header",
+    "user_python",
+]
 
 logger = logging.getLogger("squad")
 
@@ -45,6 +51,39 @@ def readable_by_all(path: str | os.PathLike[str]) -> bool:
             return False
         needed = stat.S_IXOTH if folder.is_dir() else stat.S_IROTH
         if not mode & needed:
+            return False
+    return True
+
+
+def readable_by(path: str | os.PathLike[str], uid: int, gids: set[int]) -> bool:
+    """Whether the account ``uid`` (in groups ``gids``) can read ``path``.
+
+    Reads the permission bits as the kernel applies them, from the owner's, the
+    group's or the others' triple: every folder on the way must be searchable and
+    ``path`` readable. Access control lists are not read.
+
+    Examples
+    --------
+    >>> readable_by("/", 65534, {65534})
+    True
+    """
+    if uid == 0:
+        return True
+    target = Path(path).resolve()
+    for folder in [*reversed(target.parents), target]:
+        try:
+            info = folder.stat()
+        except OSError:
+            return False
+        if info.st_uid == uid:
+            shift = 6
+        elif info.st_gid in gids:
+            shift = 3
+        else:
+            shift = 0
+        bits = (info.st_mode >> shift) & 0o7
+        needed = 0o1 if folder != target else (0o5 if folder.is_dir() else 0o4)
+        if bits & needed != needed:
             return False
     return True
 
