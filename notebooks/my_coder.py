@@ -17,7 +17,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from squad.models import normalise_text
 
 
-def make_coder(seed: int = 0, alpha: float = 2e-6, epochs: int = 5, **_):
+def make_coder(seed: int = 0, alpha: float = 2e-6, epochs: int = 5):
     """Hashed word 1-2-grams and character 2-5-grams, TF-IDF, SGD with log loss."""
     n_features = 2**18
     words = HashingVectorizer(
