@@ -13,14 +13,13 @@ from click.testing import CliRunner
 from squad.cli import main
 from squad.record import read_record
 from squad.runs.sweep import plan_sweep, run_sweep
-from squad.tasks.member_models import (
-    MANIFEST_FILE,
+from squad.tasks.member_models import MANIFEST_FILE, model_manifest
+from squad.tasks.registry import (
     check_model,
+    make_model,
     member_factory,
-    model_manifest,
     resolve_model,
 )
-from squad.tasks.models import make_model
 
 DATA = Path(__file__).parent / "data" / "notebooks"
 

@@ -13,11 +13,13 @@ from squad.tasks.models import (
     FastTextClassifier,
     LookupCoder,
     ProbabilityAverage,
+    normalise_text,
+)
+from squad.tasks.registry import (
     factory_settings,
     list_models,
     make_model,
     model_settings,
-    normalise_text,
 )
 
 TRAIN_X = [

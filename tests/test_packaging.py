@@ -74,7 +74,7 @@ def test_import_squad_is_light_and_names_load_on_use():
         "import squad.models\n"
         "print(light, callable(squad.record), callable(squad.load_dataset),\n"
         "      metrics is sys.modules['squad.evaluation.metrics'],\n"
-        "      squad.models is sys.modules['squad.tasks.models'])\n"
+        "      squad.models is sys.modules['squad.tasks.registry'])\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -162,7 +162,8 @@ def check_run(
     model = parameters.get("model")
     if not isinstance(model, str):
         return None
-    from squad.tasks.member_models import check_model, parse_file_spec
+    from squad.tasks.member_models import parse_file_spec
+    from squad.tasks.registry import check_model
 
     # A classification task's model is a coder; elsewhere only an unmistakable member
     # file (path.py:factory) is, since another notebook's "model" may mean anything.

@@ -18,7 +18,7 @@ from squad.data.datasets import dataset_checksum, load_dataset
 from squad.errors import InvalidInputError
 from squad.evaluation.automation import automation_curve
 from squad.evaluation.metrics import coding_report
-from squad.tasks.models import make_model
+from squad.tasks.registry import make_model
 
 __all__ = [
     "CODING_DATASETS",
@@ -221,11 +221,11 @@ def fit_and_evaluate(
     task : CodingTask
         From :func:`load_coding_task`.
     model : str
-        A name from :func:`squad.tasks.models.list_models`.
+        A name from :func:`squad.tasks.registry.list_models`.
     seed : int, default=0
         Random state.
     **settings
-        Model settings (see :func:`squad.tasks.models.make_model`).
+        Model settings (see :func:`squad.tasks.registry.make_model`).
 
     Returns
     -------

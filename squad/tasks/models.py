@@ -45,8 +45,7 @@ their test splits.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -70,11 +69,6 @@ __all__ = [
     "LookupCoder",
     "ProbabilityAverage",
     "SoftmaxLinearSVC",
-    "check_settings",
-    "factory_settings",
-    "list_models",
-    "make_model",
-    "model_settings",
     "normalise_text",
 ]
 
@@ -480,8 +474,9 @@ def _lookup(seed: int) -> LookupCoder:
     return LookupCoder()
 
 
-#: model name -> factory(seed, **settings); the factory's keyword arguments are the
-#: model's settings (see :func:`model_settings`), besides those in :data:`_SUPPLIED`.
+#: model name -> factory(seed, **settings); the factory's keyword arguments besides
+#: ``seed`` and ``dataset`` are the model's settings (see
+#: :func:`squad.tasks.registry.model_settings`).
 MODELS: dict[str, Callable[..., Any]] = {
     "lookup": _lookup,
     "tfidf_logreg": _tfidf_logreg,
@@ -492,192 +487,3 @@ MODELS: dict[str, Callable[..., Any]] = {
     "svc_fasttext": _svc_fasttext,
     "svc_fasttext_hierarchy": _svc_fasttext_hierarchy,
 }
-
-#: What :func:`make_model` gives a registered factory itself: none of them is a setting.
-_SUPPLIED = ("seed", "dataset")
-
-
-def list_models() -> list[str]:
-    """Return the registered model names.
-
-    Examples
-    --------
-    >>> list_models()[:2]
-    ['lookup', 'tfidf_logreg']
-    """
-    return list(MODELS)
-
-
-def factory_settings(
-    factory: Callable[..., Any], *, supplied: Sequence[str] = ("seed",)
-) -> tuple[str, ...] | None:
-    """Return the settings a model factory takes: its keyword arguments.
-
-    Parameters
-    ----------
-    factory : callable
-        A model factory (a function or a class).
-    supplied : sequence of str, default=("seed",)
-        Arguments the caller gives the factory itself, which are not settings.
-
-    Returns
-    -------
-    tuple of str or None
-        The names of its other arguments that can be given by keyword, in order; None
-        if it takes ``**kwargs`` (any setting) or its signature cannot be read.
-
-    Examples
-    --------
-    >>> def make(seed=0, alpha=1.0, *, C=2.0):
-    ...     pass
-    >>> factory_settings(make)
-    ('alpha', 'C')
-    >>> factory_settings(lambda seed=0, **kwargs: None) is None
-    True
-    """
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):  # a builtin without a readable signature
-        return None
-    names = []
-    for param in signature.parameters.values():
-        if param.kind is param.VAR_KEYWORD:
-            return None
-        keyword = param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
-        if keyword and param.name not in supplied:
-            names.append(param.name)
-    return tuple(names)
-
-
-def model_settings(name: str) -> tuple[str, ...]:
-    """Return the settings registered model ``name`` accepts, from its factory.
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is not a registered model.
-
-    Examples
-    --------
-    >>> model_settings("complement_nb")
-    ('alpha',)
-    >>> model_settings("lookup")
-    ()
-    """
-    if name not in MODELS:
-        msg = (
-            f"Model {name!r} is not a registered model. Registered: "
-            f"{', '.join(MODELS)}."
-        )
-        raise InvalidInputError(msg)
-    return factory_settings(MODELS[name], supplied=_SUPPLIED) or ()
-
-
-def check_settings(
-    model: str,
-    settings: Mapping[str, Any],
-    accepted: Sequence[str] | None,
-    *,
-    where: str = "",
-) -> None:
-    """Refuse settings a model does not take.
-
-    Parameters
-    ----------
-    model : str
-        The model's name, for the message.
-    settings : mapping
-        The settings given.
-    accepted : sequence of str or None
-        The settings the model takes (:func:`model_settings`,
-        :func:`factory_settings`); None takes any.
-    where : str, default=""
-        Where the settings come from, for the message.
-
-    Raises
-    ------
-    ValueError
-        Naming the unknown settings and the accepted ones.
-
-    Examples
-    --------
-    >>> check_settings("complement_nb", {"alpa": 0.1}, ("alpha",))
-    Traceback (most recent call last):
-    ...
-    squad.errors.InvalidInputError: Model 'complement_nb' has no setting 'alpa'. Its settings: alpha. Correct the name or leave it out.
-    """
-    if accepted is None:
-        return
-    unknown = [str(key) for key in settings if key not in accepted]
-    if not unknown:
-        return
-    suffix = f" ({where})" if where else ""
-    plural = len(unknown) > 1
-    given = f"{'s' if plural else ''} {', '.join(repr(key) for key in unknown)}"
-    if accepted:
-        them = "names or leave them" if plural else "name or leave it"
-        advice = f"Its settings: {', '.join(accepted)}. Correct the {them} out."
-    else:
-        advice = "It takes none; leave its settings empty."
-    msg = f"Model {model!r} has no setting{given}{suffix}. {advice}"
-    raise InvalidInputError(msg)
-
-
-def make_model(
-    name: str, *, seed: int = 0, dataset: str | None = None, **settings: Any
-):
-    """Build the registered model ``name``.
-
-    Parameters
-    ----------
-    name : str
-        One of :func:`list_models`, a member's ``path/to/file.py:factory`` or an
-        installed ``squad.models`` entry point (see :mod:`squad.tasks.member_models`).
-    seed : int, default=0
-        Random state for models that use one.
-    dataset : str, default=None
-        The catalogue dataset being coded, for registered models that use its metadata
-        (``svc_fasttext_hierarchy`` learns from its classification's titles); members'
-        factories are not given it.
-    **settings
-        Model settings, the keyword arguments of the model's factory (see
-        :func:`model_settings`): ``C`` for the linear models, ``temperature`` for the
-        SVM's softmax, ``alpha`` for SGD and naive Bayes, ``dim``, ``epochs`` and
-        ``learning_rate`` for ``fasttext_style``, ``weight`` for the blends,
-        ``logreg_weight``, ``pooling`` ("arithmetic" or "geometric"), ``level``,
-        ``level_weight``, ``titles`` ("dataset": the titles of ``dataset``'s
-        classification, where it has one; a dataset name; a code -> title mapping;
-        None for none), ``title_repeat`` and ``description_repeat`` for
-        ``svc_fasttext_hierarchy``. A member's factory takes the settings its
-        signature names, or any if it takes ``**kwargs``.
-
-    Returns
-    -------
-    estimator
-        An unfitted scikit-learn-compatible classifier over strings.
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is none of these, or the model has no such setting.
-
-    Examples
-    --------
-    >>> type(make_model("complement_nb", alpha=0.5)).__name__
-    'Pipeline'
-    >>> make_model("complement_nb", alpa=0.5)
-    Traceback (most recent call last):
-    ...
-    squad.errors.InvalidInputError: Model 'complement_nb' has no setting 'alpa'. Its settings: alpha. Correct the name or leave it out.
-    """
-    if name in MODELS:
-        check_settings(name, settings, model_settings(name))
-        factory = MODELS[name]
-        if "dataset" in inspect.signature(factory).parameters:
-            settings["dataset"] = dataset
-        return factory(seed, **settings)
-    from squad.tasks.member_models import member_factory
-
-    factory = member_factory(name)
-    check_settings(name, settings, factory_settings(factory))
-    return factory(seed=seed, **settings)
