@@ -455,7 +455,7 @@ def _server_environment(
 _PR_SET_PDEATHSIG = 1
 
 
-def _stop_with_parent(parent_pid: int) -> Any:
+def stop_with_parent(parent_pid: int) -> Any:
     """A ``preexec_fn`` that makes the server get SIGTERM when ``parent_pid`` dies.
 
     However ``squad lab`` ends (Ctrl+C, ``kill``, ``kill -9``, a closed terminal), the
@@ -499,7 +499,7 @@ def _responds(url: str, token: str) -> bool:
         return False
 
 
-def _log_tail(log_path: Path | None) -> str:
+def log_tail(log_path: Path | None) -> str:
     """Return the last line of the server's log: usually the reason it stopped."""
     if log_path is None or not log_path.exists():
         return "see its messages above"
@@ -573,7 +573,7 @@ def start_lab(
         # cleanly instead of Jupyter asking for confirmation.
         popen_options["start_new_session"] = True
         if sys.platform.startswith("linux"):
-            popen_options["preexec_fn"] = _stop_with_parent(os.getpid())
+            popen_options["preexec_fn"] = stop_with_parent(os.getpid())
         else:
             logger.warning(
                 "On %s the server cannot be tied to this process: if it is killed "
@@ -600,7 +600,7 @@ def start_lab(
             if process.poll() is not None:
                 msg = (
                     f"JupyterLab exited with status {process.returncode} while starting "
-                    f"in '{root_path}': {_log_tail(log_path)}. Check that jupyterlab "
+                    f"in '{root_path}': {log_tail(log_path)}. Check that jupyterlab "
                     "and nbgrader are installed (`make install`)."
                 )
                 raise ToolFailedError(msg)
@@ -611,7 +611,7 @@ def start_lab(
             if time.monotonic() > deadline:
                 msg = (
                     f"JupyterLab did not answer within {timeout:.0f} s in "
-                    f"'{root_path}': {_log_tail(log_path)}."
+                    f"'{root_path}': {log_tail(log_path)}."
                 )
                 raise ServiceError(msg)
             time.sleep(0.25)

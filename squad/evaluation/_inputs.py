@@ -19,14 +19,14 @@ from squad.errors import InvalidInputError
 __all__: list[str] = []
 
 
-def _preview(values: Sequence[Any], limit: int = 5) -> str:
+def preview_values(values: Sequence[Any], limit: int = 5) -> str:
     """Return a short, readable list of ``values`` for error messages."""
-    shown = ", ".join(repr(_plain(v)) for v in list(values)[:limit])
+    shown = ", ".join(repr(plain_value(v)) for v in list(values)[:limit])
     more = f", ... ({len(values)} in all)" if len(values) > limit else ""
     return f"[{shown}{more}]"
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """Turn numpy scalars into Python scalars (for messages and JSON-friendly output)."""
     return value.item() if isinstance(value, np.generic) else value
 
@@ -117,7 +117,7 @@ def encode_labels(
         class_codes = codes[: len(classes)]
         if (class_codes < 0).any():
             msg = (
-                f"classes contains missing values (NaN/None): {_preview(classes)}; "
+                f"classes contains missing values (NaN/None): {preview_values(classes)}; "
                 "expected one label per column of proba."
             )
             raise InvalidInputError(msg)
@@ -125,7 +125,7 @@ def encode_labels(
             counts = pd.Series(classes).value_counts()
             dupes = counts.index[counts > 1].tolist()
             msg = (
-                f"classes contains duplicates: {_preview(dupes)}; expected each class "
+                f"classes contains duplicates: {preview_values(dupes)}; expected each class "
                 "once, in the column order of proba."
             )
             raise InvalidInputError(msg)

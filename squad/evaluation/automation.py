@@ -42,7 +42,7 @@ _TOLERANCE = 1e-12
 # ---------------------------------------------------------------------------------------
 
 
-def _automation_arrays(
+def automation_arrays(
     correct: np.ndarray, confidence: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return thresholds (descending), records automated and correct ones per threshold."""
@@ -63,13 +63,15 @@ def _correct_and_confidence(
     return t == p, conf
 
 
-def _rates_at_targets(
+def rates_at_targets(
     n: int,
     thresholds: np.ndarray,
     n_automated: np.ndarray,
     n_correct: np.ndarray,
     targets: Sequence[float],
 ) -> pd.DataFrame:
+    """Automation rate and threshold at each target accuracy, from the cumulative
+    counts of :func:`automation_arrays` (checked inputs; see :func:`automation_curve`)."""
     rows = []
     for target in targets:
         ok = np.flatnonzero(n_correct >= (target - _TOLERANCE) * n_automated)
@@ -133,7 +135,7 @@ def automation_curve(y_true: Any, y_pred: Any, confidence: Any) -> pd.DataFrame:
     2        0.3             1.00  0.500000            4
     """
     correct, conf = _correct_and_confidence(y_true, y_pred, confidence)
-    thresholds, n_automated, n_correct = _automation_arrays(correct, conf)
+    thresholds, n_automated, n_correct = automation_arrays(correct, conf)
     return pd.DataFrame(
         {
             "threshold": thresholds,
@@ -189,7 +191,7 @@ def automation_rate_report(
     targets = np.atleast_1d(np.asarray(target_accuracy, dtype=object)).tolist()
     targets = [check_fraction(x, "target_accuracy") for x in targets]
     correct, conf = _correct_and_confidence(y_true, y_pred, confidence)
-    return _rates_at_targets(len(conf), *_automation_arrays(correct, conf), targets)
+    return rates_at_targets(len(conf), *automation_arrays(correct, conf), targets)
 
 
 def automation_rate_score(
@@ -231,7 +233,7 @@ def automation_rate_score(
     """
     target = check_fraction(target_accuracy, "target_accuracy")
     correct, conf = _correct_and_confidence(y_true, y_pred, confidence)
-    table = _rates_at_targets(len(conf), *_automation_arrays(correct, conf), [target])
+    table = rates_at_targets(len(conf), *automation_arrays(correct, conf), [target])
     return float(table["automation_rate"].iloc[0])
 
 
@@ -253,9 +255,11 @@ def _calibration_bins(
     return edges, total, conf_sum, correct_sum
 
 
-def _ece(
+def calibration_error_arrays(
     correct: np.ndarray, conf: np.ndarray, n_bins: int, w: np.ndarray | None
 ) -> float:
+    """Expected calibration error of checked arrays (see
+    :func:`expected_calibration_error`, which checks its inputs first)."""
     _, total, conf_sum, correct_sum = _calibration_bins(correct, conf, n_bins, w)
     return float(np.abs(correct_sum - conf_sum).sum() / total.sum())
 
@@ -306,7 +310,7 @@ def expected_calibration_error(
     n_bins = check_positive_int(n_bins, "n_bins")
     correct, conf = _correct_and_confidence(y_true, y_pred, confidence)
     w = check_weights(sample_weight, len(conf))
-    return _ece(correct, conf, n_bins, w)
+    return calibration_error_arrays(correct, conf, n_bins, w)
 
 
 def calibration_report(

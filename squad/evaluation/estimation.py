@@ -15,14 +15,14 @@ import pandas as pd
 
 from squad.errors import InvalidInputError, NotFoundError
 from squad.evaluation._inputs import (
-    _plain,
-    _preview,
     as_values,
     check_mask,
     check_same_length,
     check_weights,
     encode_labels,
     is_numeric,
+    plain_value,
+    preview_values,
     weighted_ks_distance,
     weighted_mean,
 )
@@ -376,7 +376,7 @@ def estimate_error_report(
     if len(missing) or len(extra):
         msg = (
             f"true and estimated cover different domains: missing from estimated "
-            f"{_preview(list(missing))}, not in true {_preview(list(extra))}; expected "
+            f"{preview_values(list(missing))}, not in true {preview_values(list(extra))}; expected "
             "the same domains (fill missing totals with 0)."
         )
         raise InvalidInputError(msg)
@@ -403,7 +403,7 @@ def estimate_error_report(
         "by_domain": table,
         "mean_absolute_relative_error": float(defined.mean()) if len(defined) else None,
         "max_absolute_relative_error": float(defined.max()) if len(defined) else None,
-        "worst_domain": _plain(defined.idxmax()) if len(defined) else None,
+        "worst_domain": plain_value(defined.idxmax()) if len(defined) else None,
         "n_domains": len(table),
         "n_undefined": int(len(table) - len(defined)),
     }

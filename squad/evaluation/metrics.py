@@ -27,7 +27,6 @@ import pandas as pd
 
 from squad.errors import InvalidInputError
 from squad.evaluation._inputs import (
-    _plain,
     as_1d,
     check_labels,
     check_positive_int,
@@ -35,18 +34,19 @@ from squad.evaluation._inputs import (
     check_same_length,
     check_weights,
     encode_labels,
+    plain_value,
     weighted_mean,
 )
 from squad.evaluation.automation import (
     AUTOMATION_TARGETS,
-    _automation_arrays,
-    _ece,
-    _rates_at_targets,
+    automation_arrays,
     automation_curve,
     automation_rate_report,
     automation_rate_score,
+    calibration_error_arrays,
     calibration_report,
     expected_calibration_error,
+    rates_at_targets,
 )
 from squad.evaluation.estimation import (
     domain_estimates,
@@ -86,7 +86,7 @@ _ROW_CHUNK = 8192
 
 
 def _code_strings(uniques: np.ndarray) -> list[str]:
-    return [u if isinstance(u, str) else str(_plain(u)) for u in uniques]
+    return [u if isinstance(u, str) else str(plain_value(u)) for u in uniques]
 
 
 def _shortest_code(strings: list[str], present: np.ndarray) -> tuple[int, str]:
@@ -532,8 +532,8 @@ def subgroup_report(
     return {
         "by_group": table,
         "largest_gap": float(eligible["accuracy"].max() - eligible["accuracy"].min()),
-        "best_group": _plain(best),
-        "worst_group": _plain(worst),
+        "best_group": plain_value(best),
+        "worst_group": plain_value(worst),
     }
 
 
@@ -665,7 +665,7 @@ def _unseen_classes(
         }
     known_set = pd.Index(as_1d(known, "train_classes", labels=True))
     unseen = (support > 0) & ~pd.Index(uniques).isin(known_set)
-    labels = [_plain(u) for u in uniques[unseen]]
+    labels = [plain_value(u) for u in uniques[unseen]]
     labels = [labels[i] for i in _sorted_order(np.array(labels, dtype=object))]
     return {
         "unseen_classes": labels,
@@ -687,13 +687,15 @@ def _probability_figures(
     confidence = np.where(
         has_column, proba[np.arange(n), np.where(has_column, p, 0)], 0.0
     )
-    table = _rates_at_targets(
-        n, *_automation_arrays(correct, confidence), AUTOMATION_TARGETS
+    table = rates_at_targets(
+        n, *automation_arrays(correct, confidence), AUTOMATION_TARGETS
     )
     for row in table.itertuples(index=False):
         pct = round(row.target_accuracy * 100)
         figures[f"automation_rate_{pct}"] = float(row.automation_rate)
         figures[f"threshold_{pct}"] = None if np.isnan(row.threshold) else row.threshold
     figures["log_loss"] = _log_loss(proba, t)
-    figures["expected_calibration_error"] = _ece(correct, confidence, 15, None)
+    figures["expected_calibration_error"] = calibration_error_arrays(
+        correct, confidence, 15, None
+    )
     return figures

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from squad._imports import masked_entry_point
-from squad.course.lab import _log_tail, _stop_with_parent, stop_process
+from squad.course.lab import log_tail, stop_process, stop_with_parent
 from squad.errors import ServiceError, ToolFailedError
 from squad.hub.coursefile import CourseFile
 from squad.hub.prepare import HubLayout, prepare_hub
@@ -132,7 +132,7 @@ def _hub_error(log_file: Path) -> str:
         errors = [line for line in lines if line.startswith(("[E ", "[C "))]
         if errors:
             return errors[-1].split("] ", 1)[-1].strip()
-    return _log_tail(log_file)
+    return log_tail(log_file)
 
 
 def _answers(url: str) -> bool:
@@ -179,7 +179,7 @@ def start_hub(
     log_handle = open(layout.log_file, "ab")  # closed by HubServer.stop
     popen_options: dict[str, Any] = {"start_new_session": True}
     if sys.platform.startswith("linux"):
-        popen_options["preexec_fn"] = _stop_with_parent(os.getpid())
+        popen_options["preexec_fn"] = stop_with_parent(os.getpid())
     command = [
         *masked_entry_point(sys.executable, "jupyterhub.app:main", "jupyterhub"),
         "-f",
