@@ -35,14 +35,8 @@ import pytest
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 
-#: The short module names (``squad/metrics.py`` is ``squad.evaluation.metrics``): their
-#: doctests are collected once, where the code lives.
-collect_ignore = [
-    f"squad/{name}.py"
-    for name in ("coding", "datasets", "imputation", "metrics", "models", "plots")
-]
 #: Test data (notebooks nbval must not run as tests) and `make run`'s output.
-collect_ignore += ["tests/data", "runs"]
+collect_ignore = ["tests/data", "runs"]
 SESSION_VARIABLE = "SQUAD_TEST_SESSION"
 
 #: Helpers of Python's multiprocessing that end with the test process itself.

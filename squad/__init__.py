@@ -11,12 +11,17 @@ the model registry), ``squad.runs`` (parameters, sweeps, the executor), ``squad.
 (leaderboards, scoring, submissions), ``squad.kernels`` (sandboxed and pre-started
 kernels), ``squad.grading`` (``squad grade``) and ``squad.course`` (the nbgrader course,
 JupyterLab). ``squad.metrics``, ``squad.plots``, ``squad.coding``, ``squad.models``,
-``squad.imputation`` and ``squad.datasets`` are the short names notebooks use.
+``squad.imputation`` and ``squad.datasets`` are the short names notebooks use
+(:data:`SHORT_NAMES`): one table serves both ``squad.metrics`` and ``import
+squad.metrics``, and no module file stands in for them.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import sys
 from typing import Any
 
 from squad._version import __version__
@@ -32,8 +37,16 @@ _LAZY = {
     "load_hierarchy": "squad.data.datasets",
 }
 
-#: Short module names that notebooks use (``squad.metrics.top_k_accuracy_score``).
-_SHORT_MODULES = ("coding", "datasets", "imputation", "metrics", "models", "plots")
+#: Short module names that notebooks use (``squad.metrics.top_k_accuracy_score``,
+#: ``from squad.models import make_model``) -> the module each stands for.
+SHORT_NAMES = {
+    "coding": "squad.tasks.coding",
+    "datasets": "squad.data.datasets",
+    "imputation": "squad.tasks.imputation",
+    "metrics": "squad.evaluation.metrics",
+    "models": "squad.tasks.registry",
+    "plots": "squad.evaluation.plots",
+}
 
 __all__ = [
     "__version__",
@@ -48,16 +61,44 @@ __all__ = [
 ]
 
 
+class _ShortNameLoader(importlib.abc.Loader):
+    """Makes ``import squad.metrics`` give the module the short name stands for."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Any:
+        return importlib.import_module(self.target)
+
+    def exec_module(self, module: Any) -> None:
+        """Nothing to run: the module was imported under its own name."""
+
+
+class _ShortNameFinder(importlib.abc.MetaPathFinder):
+    """Finds the short names of :data:`SHORT_NAMES` for the import system."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        package, _, short = fullname.rpartition(".")
+        if package != __name__ or short not in SHORT_NAMES:
+            return None
+        loader = _ShortNameLoader(SHORT_NAMES[short])
+        return importlib.machinery.ModuleSpec(fullname, loader)
+
+
+if not any(isinstance(f, _ShortNameFinder) for f in sys.meta_path):
+    sys.meta_path.insert(0, _ShortNameFinder())
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
-    if name in _SHORT_MODULES:
+    if name in SHORT_NAMES:
         return importlib.import_module(f"{__name__}.{name}")
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY, *_SHORT_MODULES})
+    return sorted({*globals(), *_LAZY, *SHORT_NAMES})
