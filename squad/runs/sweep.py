@@ -89,7 +89,7 @@ _CHECKED = ("dataset", "protocol", "language", "text", "model", "seed", "setting
 
 
 def default_dataset_checksum(name: str) -> str | None:
-    """Return ``squad.data.datasets.dataset_checksum(name)``, or None where it is missing.
+    """Return ``squad.data.datasets.dataset_checksum(name)``.
 
     Parameters
     ----------
@@ -105,12 +105,9 @@ def default_dataset_checksum(name: str) -> str | None:
     KeyError
         If the catalogue has no such dataset.
     """
-    try:
-        from squad.data import datasets
-    except ImportError:
-        return None
-    lookup = getattr(datasets, "dataset_checksum", None)
-    return None if lookup is None else lookup(name)
+    from squad.data.datasets import dataset_checksum  # pandas: only when a run needs it
+
+    return dataset_checksum(name)
 
 
 def notebook_sha256(nb: Any) -> str:
@@ -160,7 +157,8 @@ def make_run_id(
 
     ``code`` maps a parameter to the member code it names (see
     :func:`squad.runs.checks.check_run`); a member's file then counts by its sha256
-    and factory, whatever path names it. Without it the id is as before.
+    and factory, whatever path names it; without member code, the id depends on the
+    notebook, parameters and data only.
 
     Examples
     --------
