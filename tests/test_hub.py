@@ -15,8 +15,9 @@ test fails. Root on Linux only (the hub makes accounts and runs servers as them)
   collects, grades with `squad grade` and by hand in Formgrader, releases feedback, and
   each trainee sees their own feedback and nobody else's;
 * logins through the hub's login form: each person's own password logs in that person
-  only, failed logins lock the name and then the address; one shared password with
-  ``--shared-password``.
+  only, failed logins lock the name and then the address; an instructor's Course List
+  finds Formgrader while their server's token cannot administer the hub; one shared
+  password with ``--shared-password``.
 
 Figures (start times, memory per trainee server, load timings) are written to
 ``test-artifacts/hub/figures.json``; a screenshot of each browser step goes beside it.
@@ -824,6 +825,108 @@ def test_failed_logins_lock_the_name_then_the_address(hub):
         LoginForm(hub, "127.0.0.15"),
     ):
         assert form.post(newcomer, hub.passwords[newcomer]) == "logged in"
+
+
+_TOKEN_PROBE = r"""
+import json, os, sys, urllib.error, urllib.request
+results = {}
+for name, (method, url, body) in json.loads(sys.argv[1]).items():
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            results[name] = response.status
+    except urllib.error.HTTPError as err:
+        results[name] = err.code
+print(json.dumps(results))
+"""
+
+
+def _server_environment(name: str) -> dict[str, str]:
+    """The environment of ``name``'s running JupyterLab server (its hub token)."""
+    import pwd
+
+    import psutil
+
+    uid = pwd.getpwnam(name).pw_uid
+    for process in psutil.process_iter(["uids", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if process.info["uids"].real == uid and "singleuser" in " ".join(
+                process.info["cmdline"]
+            ):
+                environment = process.environ()
+                if environment.get("JUPYTERHUB_USER") == name:
+                    return environment
+    pytest.fail(f"{name} has no running server")
+
+
+def test_instructor_server_token_cannot_administer_the_hub(hub, browser):
+    """An instructor's Course List finds Formgrader; their server's token (which every
+    kernel they run holds) cannot list users, stop a trainee's server, make a token or
+    reach Formgrader's files: those are the admin page's, in the browser."""
+    course_id = hub.course.course_id
+    instructor = Person(browser, hub, hub.instructor)
+    try:
+        with instructor.step("course-list"):
+            instructor.login(hub.passwords[hub.instructor])
+            expect(
+                instructor.page.locator(".lm-MenuBar-itemLabel").first
+            ).to_be_visible(timeout=300_000)
+            instructor.menu("Nbgrader", "Course List")
+            link = instructor.page.locator("#formgrader_list .list_item a")
+            expect(link).to_have_text(course_id, timeout=120_000)
+            instructor.shot("course-list")
+            with instructor.context.expect_page() as opened:
+                link.click()
+            formgrader = opened.value
+            expect(formgrader.locator(".lm-MenuBar-itemLabel").first).to_be_visible(
+                timeout=120_000
+            )
+            assert f"/services/{course_id}/lab" in formgrader.url
+
+        environment = _server_environment(hub.instructor)
+        api = environment["JUPYTERHUB_API_URL"]
+        trainee = hub.trainees[0]
+        calls = {
+            "list users": ("GET", f"{api}/users", None),
+            "stop a trainee's server": (
+                "DELETE",
+                f"{api}/users/{trainee}/server",
+                None,
+            ),
+            "make a token": ("POST", f"{api}/users/{hub.instructor}/tokens", {}),
+            "read the course in Formgrader": (
+                "GET",
+                f"{hub.url}services/{course_id}/api/contents/source",
+                None,
+            ),
+            "read own groups": ("GET", f"{api}/users/{hub.instructor}", None),
+            "list services": ("GET", f"{api}/services", None),
+        }
+        probe = run_as(
+            hub.instructor,
+            [str(hub.layout.scripts / "python"), "-c", _TOKEN_PROBE, json.dumps(calls)],
+            scripts=hub.layout.scripts,
+            env={"JUPYTERHUB_API_TOKEN": environment["JUPYTERHUB_API_TOKEN"]},
+        )
+        assert probe.returncode == 0, probe.stderr
+        expected = dict.fromkeys(calls, 403)
+        expected["read own groups"] = expected["list services"] = 200
+        assert json.loads(probe.stdout) == expected
+    finally:
+        # The instructor stops their server from the hub's home page, as in the browser.
+        with contextlib.suppress(Exception):
+            instructor.page.goto(f"{hub.url}hub/home")
+            instructor.page.evaluate(
+                """async (url) => fetch(url, {method: "DELETE",
+                    headers: {"X-XSRFToken": window.jhdata.xsrf_token}})""",
+                f"/hub/api/users/{hub.instructor}/server",
+            )
+        instructor.context.close()
 
 
 # --------------------------------------------------------------------------- restart

@@ -77,6 +77,14 @@ _ROLES_PARTS = {
     "grader": {"formgrader", "create_assignment", "validate_assignment"},
 }
 
+#: Instructors' Course List finds the course's Formgrader through the hub's API: their
+#: groups (nbgrader's JupyterHubAuthPlugin), then the hub's list of services. Without
+#: it, nbgrader probes Formgrader itself with the server's token, and every kernel of
+#: an instructor would need to reach Formgrader (the grader's account).
+_COURSE_LIST_CONFIG = (
+    'c.Authenticator.plugin_class = "nbgrader.auth.JupyterHubAuthPlugin"\n'
+)
+
 
 @dataclass(frozen=True)
 class HubLayout:
@@ -300,10 +308,10 @@ def _write_jupyter_config(course: CourseFile, layout: HubLayout, role: str) -> P
     atomic_write_json(folder / "jupyter_server_config.json", server)
     atomic_write_json(folder / "labconfig" / "page_config.json", page)
     if role != "grader":
-        atomic_write_text(
-            folder / "nbgrader_config.py",
-            _nbgrader_config(course, layout, grader=False),
-        )
+        text = _nbgrader_config(course, layout, grader=False)
+        if role == "instructor":
+            text += _COURSE_LIST_CONFIG
+        atomic_write_text(folder / "nbgrader_config.py", text)
     for path in [folder, *folder.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     return folder
@@ -493,8 +501,20 @@ c.JupyterHub.load_roles = [
         "groups": ["nbgrader-" + course],
         "scopes": ["list:services", "read:services!service=" + course],
     }},
-    # The course list asks the hub for services with the server's own token.
-    {{"name": "server", "scopes": ["inherit"]}},
+    # What each person's server (and every kernel it runs) may do with its token: post
+    # its activity, reach itself, and read what nbgrader's Course List needs (the
+    # person's groups, the course's Formgrader service). Never the person's own admin
+    # rights: instructors administer the hub in its admin page, not from a kernel.
+    {{
+        "name": "server",
+        "scopes": [
+            "users:activity!user",
+            "access:servers!server",
+            "read:users:groups!user",
+            "list:services",
+            "read:services!service=" + course,
+        ],
+    }},
     {{
         "name": "idle-culler",
         "scopes": [
