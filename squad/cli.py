@@ -682,6 +682,8 @@ def hub_accounts(course_file: Path, remove: bool) -> None:
     """Create the Unix accounts and groups of COURSE_FILE's people (as root)."""
     from squad.hub.accounts import create_accounts, remove_accounts
     from squad.hub.coursefile import read_course_file
+    from squad.hub.passwords import issue_passwords
+    from squad.hub.prepare import hub_layout
 
     course = read_course_file(course_file)
     if remove:
@@ -689,6 +691,7 @@ def hub_accounts(course_file: Path, remove: bool) -> None:
         click.echo(f"Removed {len(removed)} account(s)")
     else:
         click.echo(create_accounts(course).summary())
+        click.echo(issue_passwords(course, hub_layout(course)).summary())
 
 
 @hub_group.command("start", context_settings=CONTEXT)
@@ -699,18 +702,65 @@ def hub_accounts(course_file: Path, remove: bool) -> None:
     show_default=True,
     help="Address to listen on ('' for all; put HTTPS in front).",
 )
+@click.option(
+    "--shared-password",
+    is_flag=True,
+    help="One password for all trainees and one for instructors, not each person's "
+    "own (a live session in one room).",
+)
 @_user_errors
-def hub_start(course_file: Path, ip: str) -> None:
+def hub_start(course_file: Path, ip: str, shared_password: bool) -> None:
     """Start the course's JupyterHub from COURSE_FILE; Ctrl+C stops it."""
     from squad.hub.coursefile import read_course_file
+    from squad.hub.passwords import list_sheets
+    from squad.hub.prepare import hub_layout
     from squad.hub.server import start_hub
 
     _stop_on_signals()
-    server = start_hub(read_course_file(course_file), ip=ip)
+    course = read_course_file(course_file)
+    sheets = set(list_sheets(hub_layout(course)))
+    server = start_hub(course, ip=ip, shared_password=shared_password)
     click.echo(f"The course's JupyterHub is running: {server.url}")
     click.echo(f"Formgrader (instructors, in its own tab): {server.formgrader_url}")
-    click.echo(f"Passwords (trainee, instructor): {server.layout.passwords}")
+    if shared_password:
+        click.echo(f"Shared passwords (trainee, instructor): {server.layout.passwords}")
+    else:
+        new = [p for p in list_sheets(server.layout) if p not in sheets]
+        for sheet in new:
+            click.echo(
+                f"New passwords to hand out: {sheet} (printable: "
+                f"{sheet.with_suffix('.html')})"
+            )
+        click.echo(
+            f"Each person logs in with their own password (sheets in "
+            f"{server.layout.password_sheets})"
+        )
     _serve(server, "the hub")
+
+
+@hub_group.command("passwords", context_settings=CONTEXT)
+@_COURSE_FILE
+@click.option(
+    "--reset",
+    "reset",
+    multiple=True,
+    metavar="NAME",
+    help="Issue NAME a new password (repeat for several people).",
+)
+@_user_errors
+def hub_passwords(course_file: Path, reset: tuple[str, ...]) -> None:
+    """Issue passwords to people of COURSE_FILE who have none, or new ones (as root).
+
+    Prints the sheet to hand out. A running hub takes new passwords at the next login.
+    """
+    from squad.hub.accounts import require_root
+    from squad.hub.coursefile import read_course_file
+    from squad.hub.passwords import issue_passwords
+    from squad.hub.prepare import hub_layout
+
+    require_root("Issuing the hub's passwords")
+    course = read_course_file(course_file)
+    click.echo(issue_passwords(course, hub_layout(course), reset=reset).summary())
 
 
 if __name__ == "__main__":  # pragma: no cover

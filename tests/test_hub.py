@@ -13,7 +13,11 @@ test fails. Root on Linux only (the hub makes accounts and runs servers as them)
 * the whole course cycle in Chromium: the instructor releases from Formgrader, three
   trainees log in, fetch, answer, validate and submit in JupyterLab, the instructor
   collects, grades with `squad grade` and by hand in Formgrader, releases feedback, and
-  each trainee sees their own feedback and nobody else's.
+  each trainee sees their own feedback and nobody else's;
+* logins through the hub's login form: each person's own password logs in that person
+  only, failed logins lock the name and then the address; an instructor's Course List
+  finds Formgrader while their server's token cannot administer the hub; one shared
+  password with ``--shared-password``.
 
 Figures (start times, memory per trainee server, load timings) are written to
 ``test-artifacts/hub/figures.json``; a screenshot of each browser step goes beside it.
@@ -22,6 +26,7 @@ Figures (start times, memory per trainee server, load timings) are written to
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import re
@@ -150,6 +155,19 @@ def _stop_processes_of(uids: set[int]) -> None:
             process.kill()
 
 
+def _issued_passwords(layout) -> dict[str, str]:
+    """Each person's password, read from the sheets the hub issued (newest wins)."""
+    from squad.hub.passwords import list_sheets
+
+    found: dict[str, str] = {}
+    for sheet in list_sheets(layout):
+        with sheet.open(newline="", encoding="utf-8") as handle:
+            found.update(
+                {row["name"]: row["password"] for row in csv.DictReader(handle)}
+            )
+    return found
+
+
 @pytest.fixture(scope="module")
 def hub():
     """The course's hub, with its accounts; everything removed at the end."""
@@ -195,7 +213,7 @@ def hub():
         started = time.monotonic()
         server = start_hub(course)
         FIGURES["hub_start_s"] = round(time.monotonic() - started, 1)
-        passwords = json.loads(server.layout.passwords.read_text())
+        passwords = _issued_passwords(server.layout)
         running = Hub(
             server, server.course, server.layout, passwords, instructor, trainees, uids
         )
@@ -695,7 +713,7 @@ def test_course_cycle_in_the_browser(hub, browser):
     # The instructor releases the assignment from Formgrader, in its own tab.
     with instructor.step("release"):
         instructor.login(
-            hub.passwords["instructor"], f"/services/{course_id}/formgrader"
+            hub.passwords[hub.instructor], f"/services/{course_id}/formgrader"
         )
         instructor.open()
         instructor.shot("01-formgrader")
@@ -707,7 +725,7 @@ def test_course_cycle_in_the_browser(hub, browser):
     # Three trainees log in at once; the hub starts a server for each.
     started = time.monotonic()
     for person in trainees.values():
-        person.login(hub.passwords["trainee"])
+        person.login(hub.passwords[person.name])
     menu_bar = ".lm-MenuBar-itemLabel"
     first = None
     for person in trainees.values():
@@ -893,6 +911,195 @@ def test_course_cycle_in_the_browser(hub, browser):
         person.context.close()
 
 
+# --------------------------------------------------------------------------- logins
+class LoginForm:
+    """The hub's login form, posted from one client address (any 127.x.y.z is local).
+
+    The hub counts failures per address the proxy saw: each test locks only its own.
+    """
+
+    def __init__(self, hub: Hub, address: str, forwarded_for: str = "") -> None:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        class FromAddress(HTTPAdapter):
+            def init_poolmanager(self, *args, **kwargs):
+                kwargs["source_address"] = (address, 0)
+                super().init_poolmanager(*args, **kwargs)
+
+        self.session = requests.Session()
+        self.session.mount("http://", FromAddress())
+        if forwarded_for:  # what a reverse proxy adds
+            self.session.headers["X-Forwarded-For"] = forwarded_for
+        self.url = f"{hub.url}hub/login"
+
+    def post(self, name: str, password: str) -> str:
+        """'logged in', 'refused' (a wrong password) or 'locked' (too many failures)."""
+        self.session.cookies.clear()  # a new visitor: the form's own xsrf token
+        form = self.session.get(self.url, timeout=60)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.text).group(1)
+        answer = self.session.post(
+            self.url,
+            data={"_xsrf": xsrf, "username": name, "password": password},
+            allow_redirects=False,
+            timeout=60,
+        )
+        if answer.status_code == 302:
+            return "logged in"
+        if answer.status_code == 403 and "Invalid username or password" in answer.text:
+            return "refused"
+        if answer.status_code == 429 and "Too many failed logins" in answer.text:
+            return "locked"
+        return f"unexpected {answer.status_code}: {answer.text[:300]}"
+
+
+def test_each_password_logs_in_its_own_person_only(hub):
+    """A trainee's password logs that trainee in; not another trainee, the grader,
+    root, an instructor or a name off the roster (the real hub's login form)."""
+    me, other = hub.trainees[9], hub.trainees[10]
+    form = LoginForm(hub, "127.0.0.11")
+    mine = hub.passwords[me]
+    strangers = (other, hub.course.grader, "root", hub.instructor, "nobody")
+    assert {name: form.post(name, mine) for name in strangers} == dict.fromkeys(
+        strangers, "refused"
+    )
+    assert form.post(me, mine) == "logged in"
+    assert form.post(hub.instructor, hub.passwords[hub.instructor]) == "logged in"
+
+
+def test_failed_logins_lock_the_name_then_the_address(hub):
+    """Five failures lock a name: its right password is then refused, from anywhere;
+    failures spread over many names lock the address (the real hub's login form)."""
+    from squad.hub.auth import FAILURES_PER_CLIENT, FAILURES_PER_NAME
+
+    name, bystander, newcomer = hub.trainees[11:14]
+    guesser = LoginForm(hub, "127.0.0.12")
+    for _ in range(FAILURES_PER_NAME):
+        assert guesser.post(name, "not-the-password") == "refused"
+    assert guesser.post(name, hub.passwords[name]) == "locked"
+    assert LoginForm(hub, "127.0.0.13").post(name, hub.passwords[name]) == "locked"
+    assert guesser.post(bystander, hub.passwords[bystander]) == "logged in"
+
+    spreader = LoginForm(hub, "127.0.0.14")
+    for n in range(FAILURES_PER_CLIENT):
+        assert spreader.post(f"guess{n}", "not-the-password") == "refused"
+    assert spreader.post(newcomer, hub.passwords[newcomer]) == "locked"
+    # A header of the client's own does not unlock it.
+    spoofer = LoginForm(hub, "127.0.0.14", forwarded_for="192.0.2.99")
+    assert spoofer.post(newcomer, hub.passwords[newcomer]) == "locked"
+    # A reverse proxy on the hub's machine (nginx for HTTPS) passes on the address of
+    # each of its clients: the locked one stays locked, others log in.
+    via_proxy = LoginForm(hub, "127.0.0.1", forwarded_for="127.0.0.14")
+    assert via_proxy.post(newcomer, hub.passwords[newcomer]) == "locked"
+    for form in (
+        LoginForm(hub, "127.0.0.1", forwarded_for="192.0.2.15"),
+        LoginForm(hub, "127.0.0.15"),
+    ):
+        assert form.post(newcomer, hub.passwords[newcomer]) == "logged in"
+
+
+_TOKEN_PROBE = r"""
+import json, os, sys, urllib.error, urllib.request
+results = {}
+for name, (method, url, body) in json.loads(sys.argv[1]).items():
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            results[name] = response.status
+    except urllib.error.HTTPError as err:
+        results[name] = err.code
+print(json.dumps(results))
+"""
+
+
+def _server_environment(name: str) -> dict[str, str]:
+    """The environment of ``name``'s running JupyterLab server (its hub token)."""
+    import pwd
+
+    import psutil
+
+    uid = pwd.getpwnam(name).pw_uid
+    for process in psutil.process_iter(["uids", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if process.info["uids"].real == uid and "singleuser" in " ".join(
+                process.info["cmdline"]
+            ):
+                environment = process.environ()
+                if environment.get("JUPYTERHUB_USER") == name:
+                    return environment
+    pytest.fail(f"{name} has no running server")
+
+
+def test_instructor_server_token_cannot_administer_the_hub(hub, browser):
+    """An instructor's Course List finds Formgrader; their server's token (which every
+    kernel they run holds) cannot list users, stop a trainee's server, make a token or
+    reach Formgrader's files: those are the admin page's, in the browser."""
+    course_id = hub.course.course_id
+    instructor = Person(browser, hub, hub.instructor)
+    try:
+        with instructor.step("course-list"):
+            instructor.login(hub.passwords[hub.instructor])
+            expect(
+                instructor.page.locator(".lm-MenuBar-itemLabel").first
+            ).to_be_visible(timeout=300_000)
+            instructor.menu("Nbgrader", "Course List")
+            link = instructor.page.locator("#formgrader_list .list_item a")
+            expect(link).to_have_text(course_id, timeout=120_000)
+            instructor.shot("course-list")
+            with instructor.context.expect_page() as opened:
+                link.click()
+            formgrader = opened.value
+            expect(formgrader.locator(".lm-MenuBar-itemLabel").first).to_be_visible(
+                timeout=120_000
+            )
+            assert f"/services/{course_id}/lab" in formgrader.url
+
+        environment = _server_environment(hub.instructor)
+        api = environment["JUPYTERHUB_API_URL"]
+        trainee = hub.trainees[0]
+        calls = {
+            "list users": ("GET", f"{api}/users", None),
+            "stop a trainee's server": (
+                "DELETE",
+                f"{api}/users/{trainee}/server",
+                None,
+            ),
+            "make a token": ("POST", f"{api}/users/{hub.instructor}/tokens", {}),
+            "read the course in Formgrader": (
+                "GET",
+                f"{hub.url}services/{course_id}/api/contents/source",
+                None,
+            ),
+            "read own groups": ("GET", f"{api}/users/{hub.instructor}", None),
+            "list services": ("GET", f"{api}/services", None),
+        }
+        probe = run_as(
+            hub.instructor,
+            [str(hub.layout.scripts / "python"), "-c", _TOKEN_PROBE, json.dumps(calls)],
+            scripts=hub.layout.scripts,
+            env={"JUPYTERHUB_API_TOKEN": environment["JUPYTERHUB_API_TOKEN"]},
+        )
+        assert probe.returncode == 0, probe.stderr
+        expected = dict.fromkeys(calls, 403)
+        expected["read own groups"] = expected["list services"] = 200
+        assert json.loads(probe.stdout) == expected
+    finally:
+        # The instructor stops their server from the hub's home page, as in the browser.
+        with contextlib.suppress(Exception):
+            instructor.page.goto(f"{hub.url}hub/home")
+            instructor.page.evaluate(
+                """async (url) => fetch(url, {method: "DELETE",
+                    headers: {"X-XSRFToken": window.jhdata.xsrf_token}})""",
+                f"/hub/api/users/{hub.instructor}/server",
+            )
+        instructor.context.close()
+
+
 # --------------------------------------------------------------------------- restart
 def _kept_state(hub: Hub) -> dict[str, object]:
     """What a restart must keep: the hub's users, every submission, every grade."""
@@ -949,10 +1156,10 @@ def test_restart_keeps_users_submissions_and_grades(hub, load_run, browser):
     """Killed (``kill -9``) and started again from its course file, the hub has lost
     nothing, and its services did not outlive it.
 
-    Runs last in this file: after the load test and the browser cycle have left
-    submissions and grades. A trainee logged in before the restart is still logged
-    in after it (the cookie secret and the hub's database are kept); another logs in
-    with the same password. The Formgrader and the idle culler must stop with the hub:
+    Runs after the load test and the browser cycle have left submissions and
+    grades. A trainee logged in before the restart is still logged in after it (the
+    cookie secret and the hub's database are kept); another logs in with their own
+    password, unchanged. The Formgrader and the idle culler must stop with the hub:
     left running, they would hold their ports and the new hub's would not start.
     """
     import signal
@@ -965,7 +1172,7 @@ def test_restart_keeps_users_submissions_and_grades(hub, load_run, browser):
     stays, arrives = (Person(browser, hub, name) for name in hub.trainees[-2:])
     try:
         with stays.step("before-restart"):
-            stays.login(hub.passwords["trainee"], "/hub/home")
+            stays.login(hub.passwords[stays.name], "/hub/home")
             expect(stays.page).to_have_url(re.compile(r"/hub/home$"), timeout=60_000)
         services = _managed_services(hub)
         names = sorted(" ".join(p.cmdline())[-60:] for p in services)
@@ -982,9 +1189,30 @@ def test_restart_keeps_users_submissions_and_grades(hub, load_run, browser):
             expect(stays.page).to_have_url(re.compile(r"/hub/home$"), timeout=60_000)
             expect(stays.page.locator("body")).to_contain_text(stays.name)
         with arrives.step("after-restart"):
-            arrives.login(hub.passwords["trainee"], "/hub/home")
+            arrives.login(hub.passwords[arrives.name], "/hub/home")
             expect(arrives.page).to_have_url(re.compile(r"/hub/home$"), timeout=60_000)
             expect(arrives.page.locator("body")).to_contain_text(arrives.name)
     finally:
         for person in (stays, arrives):
             person.context.close()
+
+
+def test_shared_password_on_request(hub):
+    """`--shared-password`: one password logs in every trainee on the roster, the
+    instructors' own logs in instructors; nobody else, and per-person passwords wait.
+
+    Runs last in this file: it starts the hub again with shared passwords.
+    """
+    from squad.hub.server import start_hub
+
+    hub.server.stop()
+    hub.server = start_hub(hub.course, shared_password=True)
+    shared = json.loads(hub.layout.passwords.read_text())
+    form = LoginForm(hub, "127.0.0.21")
+    first, second = hub.trainees[14:16]
+    for name in (first, second):
+        assert form.post(name, shared["trainee"]) == "logged in"
+    assert form.post(hub.instructor, shared["instructor"]) == "logged in"
+    for name in (hub.instructor, hub.course.grader, "root"):
+        assert form.post(name, shared["trainee"]) == "refused", name
+    assert form.post(first, hub.passwords[first]) == "refused"

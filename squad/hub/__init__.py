@@ -3,6 +3,9 @@
 - ``coursefile``: the course file kept with the course (course id, instructors,
   trainees, a roster from an LMS export), checked.
 - ``accounts``: the course's Unix accounts and groups (``squad hub accounts``).
+- ``passwords``: each person's own password, issued once, stored hashed, on a sheet.
+- ``auth``: the hub's authenticators: those passwords (or shared ones), failed logins
+  limited.
 - ``prepare``: the hub's one folder of state and its generated configuration.
 - ``server``: start and stop the hub (``squad hub start``).
 - ``exchange``: nbgrader's submit, private to its owner and the grader.

@@ -3,7 +3,8 @@
 ``<hub_dir>/`` (the course file's ``hub_dir``) holds::
 
     jupyterhub_config.py   written at every start from the course file
-    state/       0700  the hub's database, cookie secret, passwords, log
+    state/       0700  the hub's database, cookie secret, password hashes and the
+                       password sheets (see `squad.hub.passwords`), log
     course/      0700  the course as the grader account sees it: source/, release/,
                        submitted/, autograded/, feedback/ and gradebook.db
     exchange/    0755  nbgrader's exchange, root's; the course's outbound/, inbound/
@@ -46,6 +47,7 @@ from squad.hub.exchange import (
     quarantine,
     submission_problem,
 )
+from squad.hub.passwords import issue_passwords
 from squad.hub.python import readable_by, user_python
 
 __all__ = [
@@ -83,6 +85,14 @@ _ROLES_PARTS = {
     "instructor": {"assignment_list", "validate_assignment", "course_list"},
     "grader": {"formgrader", "create_assignment", "validate_assignment"},
 }
+
+#: Instructors' Course List finds the course's Formgrader through the hub's API: their
+#: groups (nbgrader's JupyterHubAuthPlugin), then the hub's list of services. Without
+#: it, nbgrader probes Formgrader itself with the server's token, and every kernel of
+#: an instructor would need to reach Formgrader (the grader's account).
+_COURSE_LIST_CONFIG = (
+    'c.Authenticator.plugin_class = "nbgrader.auth.JupyterHubAuthPlugin"\n'
+)
 
 
 @dataclass(frozen=True)
@@ -122,8 +132,19 @@ class HubLayout:
         return self.root / "jupyterhub_config.py"
 
     @property
-    def passwords(self) -> Path:  # noqa: D102
+    def passwords(self) -> Path:
+        """The shared passwords, with ``--shared-password`` only."""
         return self.state / "passwords.json"
+
+    @property
+    def password_hashes(self) -> Path:
+        """Each person's password, hashed (see `squad.hub.passwords`)."""
+        return self.state / "password-hashes.json"
+
+    @property
+    def password_sheets(self) -> Path:
+        """The sheets of issued passwords, for the instructor to hand out."""
+        return self.state / "password-sheets"
 
     @property
     def gradebook(self) -> Path:  # noqa: D102
@@ -363,17 +384,18 @@ def _write_jupyter_config(course: CourseFile, layout: HubLayout, role: str) -> P
     atomic_write_json(folder / "jupyter_server_config.json", server)
     atomic_write_json(folder / "labconfig" / "page_config.json", page)
     if role != "grader":
-        atomic_write_text(
-            folder / "nbgrader_config.py",
-            _nbgrader_config(course, layout, grader=False),
-        )
+        text = _nbgrader_config(course, layout, grader=False)
+        if role == "instructor":
+            text += _COURSE_LIST_CONFIG
+        atomic_write_text(folder / "nbgrader_config.py", text)
     for path in [folder, *folder.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     return folder
 
 
-def _passwords(layout: HubLayout) -> dict[str, str]:
-    """The shared passwords: made once, kept in ``state/passwords.json`` (0600)."""
+def _shared_passwords(layout: HubLayout) -> dict[str, str]:
+    """The shared passwords (``--shared-password``): made once, kept in
+    ``state/passwords.json`` (0600)."""
     if layout.passwords.is_file():
         return json.loads(layout.passwords.read_text(encoding="utf-8"))
     passwords = {
@@ -438,14 +460,17 @@ _DIE_WITH_HUB = (
 )
 
 
-def _settings(course: CourseFile, layout: HubLayout, *, ip: str) -> dict[str, Any]:
+def _settings(
+    course: CourseFile, layout: HubLayout, *, ip: str, shared_password: bool
+) -> dict[str, Any]:
     scripts = user_python(layout.root / "python")
     return {
         "course_id": course.course_id,
         "ip": ip,
         "port": course.port,
         "state": str(layout.state),
-        "passwords": str(layout.passwords),
+        "shared_passwords": str(layout.passwords) if shared_password else None,
+        "password_hashes": str(layout.password_hashes),
         "proxy": str(find_proxy()),
         "singleuser": masked_entry_point(
             str(scripts / "python"),
@@ -497,14 +522,24 @@ c.JupyterHub.db_url = "sqlite:///" + S["state"] + "/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = S["state"] + "/jupyterhub_cookie_secret"
 c.JupyterHub.pid_file = S["state"] + "/jupyterhub.pid"
 
-# --- who logs in: the roster, with the course's shared passwords ------------------
-with open(S["passwords"], encoding="utf-8") as handle:
-    passwords = json.load(handle)
-c.JupyterHub.authenticator_class = "shared-password"
-c.SharedPasswordAuthenticator.user_password = passwords["trainee"]
-c.SharedPasswordAuthenticator.admin_password = passwords["instructor"]
+# --- who logs in: the roster, each with their own password (squad.hub.auth) -------
+# Failed logins are limited per user name and per address (RateLimitedAuthenticator's
+# failures_per_name, failures_per_client, failure_window, lockout).
 c.Authenticator.allowed_users = set(S["instructors"] + S["trainees"])
 c.Authenticator.admin_users = set(S["instructors"])
+c.Authenticator.blocked_users = {{S["grader"], "root"}}
+# A reverse proxy on this machine (nginx for HTTPS) passes on its clients' addresses:
+# failures are counted per client, not all on the proxy.
+c.JupyterHub.trusted_downstream_ips = ["127.0.0.1"]
+if S["shared_passwords"]:  # squad hub start --shared-password
+    with open(S["shared_passwords"], encoding="utf-8") as handle:
+        passwords = json.load(handle)
+    c.JupyterHub.authenticator_class = "squad.hub.auth.SquadSharedPasswordAuthenticator"
+    c.SharedPasswordAuthenticator.user_password = passwords["trainee"]
+    c.SharedPasswordAuthenticator.admin_password = passwords["instructor"]
+else:
+    c.JupyterHub.authenticator_class = "squad.hub.auth.SquadPasswordAuthenticator"
+    c.SquadPasswordAuthenticator.password_file = S["password_hashes"]
 
 # --- each person's server: their own Unix account, the kit's environment -----------
 c.JupyterHub.spawner_class = "localprocess"
@@ -542,8 +577,20 @@ c.JupyterHub.load_roles = [
         "groups": ["nbgrader-" + course],
         "scopes": ["list:services", "read:services!service=" + course],
     }},
-    # The course list asks the hub for services with the server's own token.
-    {{"name": "server", "scopes": ["inherit"]}},
+    # What each person's server (and every kernel it runs) may do with its token: post
+    # its activity, reach itself, and read what nbgrader's Course List needs (the
+    # person's groups, the course's Formgrader service). Never the person's own admin
+    # rights: instructors administer the hub in its admin page, not from a kernel.
+    {{
+        "name": "server",
+        "scopes": [
+            "users:activity!user",
+            "access:servers!server",
+            "read:users:groups!user",
+            "list:services",
+            "read:services!service=" + course,
+        ],
+    }},
     {{
         "name": "idle-culler",
         "scopes": [
@@ -580,21 +627,25 @@ c.JupyterHub.services = [
 
 
 def prepare_hub(
-    course: CourseFile, *, ip: str = "127.0.0.1"
+    course: CourseFile, *, ip: str = "127.0.0.1", shared_password: bool = False
 ) -> tuple[CourseFile, HubLayout]:
     """Write the hub's folder for ``course`` (Linux, as root); return what it serves.
 
     Creates the folders with their permissions, copies new assignments into the
     grader's course, writes nbgrader's and Jupyter's configuration for trainees,
-    instructors and the grader, builds the course's datasets, makes the shared
-    passwords once and writes ``jupyterhub_config.py``. Idempotent: state (the
-    database, submissions, grades, passwords) is kept.
+    instructors and the grader, builds the course's datasets, issues a password to
+    each person who has none (`squad.hub.passwords.issue_passwords`) and writes
+    ``jupyterhub_config.py``. Idempotent: state (the database, submissions, grades,
+    passwords) is kept.
 
     Parameters
     ----------
     course : CourseFile
     ip : str, default="127.0.0.1"
         The address the hub listens on; ``""`` for every interface.
+    shared_password : bool, default=False
+        Log in with one shared password for trainees and one for instructors (made
+        once, in ``state/passwords.json``) instead of each person's own.
 
     Returns
     -------
@@ -655,10 +706,15 @@ def prepare_hub(
     _chown_tree(layout.course, grader.pw_uid, grader.pw_gid)
     for role in _ROLES_PARTS:
         _write_jupyter_config(course, layout, role)
-    _passwords(layout)
+    if shared_password:
+        _shared_passwords(layout)
+    else:
+        issued = issue_passwords(course, layout)
+        if issued.names:
+            logger.info(issued.summary())
     _build_datasets(course, layout)
 
-    settings = _settings(course, layout, ip=ip)
+    settings = _settings(course, layout, ip=ip, shared_password=shared_password)
     text = _CONFIG_TEMPLATE.format(
         course_id=course.course_id,
         course_file=course.path,

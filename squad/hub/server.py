@@ -150,6 +150,7 @@ def start_hub(
     *,
     ip: str = "127.0.0.1",
     timeout: float = 180.0,
+    shared_password: bool = False,
 ) -> HubServer:
     """Prepare the hub's folder, start JupyterHub and wait until it answers.
 
@@ -161,6 +162,9 @@ def start_hub(
         The address to listen on; ``""`` for every interface (put it behind HTTPS).
     timeout : float, default=180.0
         Seconds to wait for the hub to answer.
+    shared_password : bool, default=False
+        One shared password for trainees and one for instructors instead of each
+        person's own (see `squad.hub.prepare.prepare_hub`).
 
     Returns
     -------
@@ -175,7 +179,7 @@ def start_hub(
         If JupyterHub exits while starting.
     """
     check_ports(course, ip)
-    course, layout = prepare_hub(course, ip=ip)
+    course, layout = prepare_hub(course, ip=ip, shared_password=shared_password)
     log_handle = open(layout.log_file, "ab")  # closed by HubServer.stop
     popen_options: dict[str, Any] = {"start_new_session": True}
     if sys.platform.startswith("linux"):
