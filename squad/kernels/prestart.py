@@ -69,7 +69,7 @@ class KernelStartError(MissingToolError):
 
 
 def kernel_start_error(kernel_log: str) -> str:
-    """The last Python error line a kernel printed before it died, or ''.
+    r"""The last Python error line a kernel printed before it died, or ''.
 
     Examples
     --------
