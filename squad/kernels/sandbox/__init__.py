@@ -514,7 +514,7 @@ def _python_paths() -> list[Path]:
     # sit inside the kernel's private /tmp. sys.path[0] is the script's folder or the
     # working folder (a course folder, say), not part of the environment.
     paths.update(entry for entry in sys.path[1:] if entry and Path(entry).exists())
-    paths.add(str(Path(__file__).resolve().parents[1]))  # the squad package
+    paths.add(str(Path(__file__).resolve().parents[2]))  # the squad package
     # What `squad.load_dataset` reads in a kernel: the dataset cards and the data
     # folders the kernel's environment names (they may sit in a hidden home folder).
     from squad.data.catalogue import catalogue_dirs
