@@ -33,6 +33,7 @@ from squad.kernels.sandbox import (
     prepare_workdir,
     sandbox_capabilities,
 )
+from squad.kernels.sandbox.command import bwrap_args, bwrap_mounts
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 LINUX = sys.platform.startswith("linux")
@@ -462,9 +463,9 @@ def test_bwrap_mounts_nest_no_folder_in_its_own_kind(tmp_path):
     work, runtime = tmp_path / "work", tmp_path / "runtime"
     work.mkdir()
     runtime.mkdir()
-    mounts = sandbox._bwrap_mounts(policy, work, runtime)
+    mounts = bwrap_mounts(policy, work, runtime)
     assert mounts[prefix] == "ro" and prefix / "lib" / "site" not in mounts
-    args = sandbox._bwrap_args(policy, "bwrap", work, runtime, is_root=True)
+    args = bwrap_args(policy, "bwrap", work, runtime, is_root=True)
     chmods = {args[i + 2] for i, arg in enumerate(args) if arg == "--chmod"}
     assert str(prefix / "lib") not in chmods
     assert str(tmp_path) in chmods  # made by bubblewrap inside the private /tmp
