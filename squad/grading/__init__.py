@@ -4,6 +4,7 @@
 - ``workspace``: the course, its submissions and student patterns (``load_course``).
 - ``worker``: one submission graded in a worker (``grade_submission``).
 - ``execute``: nbgrader's Execute step with the guard and the sandbox.
+- ``kernels``: pre-started sandboxed kernels for grading (``starter``, ``watch_memory``).
 - ``gradebook``: one submission's rows merged into nbgrader's gradebook.
 - ``feedback``: feedback pages without hidden tests (``write_feedback``).
 - ``reports``: grades CSV and the class report (``write_reports``).
