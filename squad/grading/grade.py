@@ -3,7 +3,7 @@
 :func:`grade_assignment` (the ``squad grade`` command) finds the submissions of one
 assignment in an nbgrader course, sends each one to a worker on a
 :class:`concurrent.futures.Executor` (a local process pool, or a Dask cluster; see
-:func:`squad.runs.executor.open_executor`) and, as results come back, writes them where
+:func:`squad.workers.open_executor`) and, as results come back, writes them where
 nbgrader would: the autograded notebooks in ``autograded/<student>/<assignment>/`` and
 the scores and comments in the course's gradebook.
 
@@ -430,7 +430,7 @@ def grade_assignment(
     # Decided before anything else: strict stops here where bubblewrap does not work.
     in_force = resolve_isolation(isolation)
     if scheduler is None:
-        from squad.runs.executor import start_fork_server
+        from squad.workers import start_fork_server
 
         # The workers' server imports nbgrader while this process loads the course.
         start_fork_server(WORKER_PRELOAD)
@@ -553,7 +553,7 @@ def _run(
     """Submit the students to the executor a few at a time; merge as results arrive."""
     from squad.grading.worker import grade_submission
     from squad.progress import progress as show_progress
-    from squad.runs.executor import open_executor
+    from squad.workers import open_executor
 
     outcomes: list[SubmissionOutcome] = []
     pending = list(reversed(students))

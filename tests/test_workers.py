@@ -1,0 +1,34 @@
+"""Tests for squad.workers: the local process pool sweeps and grading submit to."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import pytest
+
+from squad.workers import open_executor
+
+
+@pytest.mark.parametrize("jobs", [0, -1, True, 1.5])
+def test_open_executor_rejects_bad_jobs(jobs):
+    """A job count that is not a positive integer names the option to fix."""
+    with (
+        pytest.raises(ValueError, match=r"--jobs N\); got"),
+        open_executor(jobs=jobs),
+    ):
+        pass
+
+
+def test_open_executor_workers_start_like_the_caller(tmp_path, monkeypatch):
+    """Workers see the caller's environment and folder, and warm up first."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SQUAD_TEST_WORKER", "from the caller")
+    warm = tmp_path / "warm"
+    with open_executor(jobs=1, warm_up=functools.partial(Path.touch, warm)) as executor:
+        assert executor.submit(os.getenv, "SQUAD_TEST_WORKER").result(60) == (
+            "from the caller"
+        )
+        assert Path(executor.submit(os.getcwd).result(60)) == tmp_path
+        assert executor.submit(os.path.exists, str(warm)).result(60)
