@@ -153,9 +153,11 @@ def open_executor(
     try:
         yield executor
     except BaseException:
+        # Taken before shutdown, which forgets them.
+        processes = list((getattr(executor, "_processes", None) or {}).values())
         executor.shutdown(wait=False, cancel_futures=True)
         # Interrupted: stop the workers now; whatever they started exits with them.
-        for process in list(getattr(executor, "_processes", {}).values()):
+        for process in processes:
             with contextlib.suppress(OSError):
                 process.terminate()
         raise

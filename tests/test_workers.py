@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from waiting import wait_until
 
 from squad.workers import open_executor
 
@@ -32,3 +33,19 @@ def test_open_executor_workers_start_like_the_caller(tmp_path, monkeypatch):
         )
         assert Path(executor.submit(os.getcwd).result(60)) == tmp_path
         assert executor.submit(os.path.exists, str(warm)).result(60)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_open_executor_stops_its_workers_when_interrupted():
+    """An error in the caller stops the pool's workers and is raised as it was."""
+    with pytest.raises(RuntimeError, match="stop"), open_executor(jobs=1) as executor:
+        pid = executor.submit(os.getpid).result(60)
+        raise RuntimeError("stop")
+    assert wait_until(lambda: _gone(pid), timeout=60), f"worker {pid} still runs"
