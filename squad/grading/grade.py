@@ -285,8 +285,12 @@ class _Grader:
 
     def finish(self, student: str, ret: Any) -> SubmissionOutcome:
         """Merge one worker result into the gradebook and the course folders."""
-        from squad.grading.feedback import assignment_sources, submission_results
         from squad.grading.gradebook import merge_submission
+        from squad.grading.score import (
+            assignment_sources,
+            submission_results,
+            submission_score,
+        )
 
         outcome = SubmissionOutcome(
             student,
@@ -311,8 +315,7 @@ class _Grader:
                 results = submission_results(
                     gb, self.assignment, student, autograded, sources=self.sources
                 )
-                # nbgrader's submission score: the sum of its grades (no late penalty).
-                outcome.score = float(sum(item["score"] for item in results))
+                outcome.score = submission_score(results)
                 outcome.max_score = self.sources.max_score
                 for item in results:
                     if item["status"] != "passed":
