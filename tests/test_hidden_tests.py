@@ -16,7 +16,7 @@ import grading_class as gc
 import nbformat
 import pytest
 
-from squad.grading.feedback import WITHHELD, hidden_lines
+from squad.grading.hidden import WITHHELD, hidden_lines
 
 pytestmark = pytest.mark.slow
 

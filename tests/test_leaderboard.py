@@ -22,7 +22,7 @@ from squad.board.leaderboard import (
 from squad.board.mlflow_export import export_to_mlflow
 from squad.cli import main
 from squad.record import write_record
-from squad.runs.executor import open_executor
+from squad.runs.executor import open_sweep_executor
 from squad.runs.sweep import run_sweep
 
 DATA = Path(__file__).parent / "data" / "notebooks"
@@ -242,7 +242,7 @@ def merged_runs(tmp_path_factory):
     shutil.copy(DATA / "ok.ipynb", notebook)
     results = {}
     # One pool for both sweeps: its workers keep kernels started between them.
-    with open_executor(jobs=2, kernel_name="python3", cwd=str(root)) as executor:
+    with open_sweep_executor(jobs=2, kernel_name="python3", cwd=str(root)) as executor:
         for member, xs in (("alice", [1, 2]), ("bob", [2, 3])):
             results[member] = run_sweep(
                 notebook,

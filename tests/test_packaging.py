@@ -85,7 +85,7 @@ def test_import_squad_is_light_and_names_load_on_use():
 def test_grading_workers_validate_notebooks_without_the_slow_iri_parsers():
     """Workers import nbformat but never compile rfc3987_syntax's parsers (seconds)."""
     code = (
-        "import sys, squad.grading.worker, squad.runs.executor, nbformat\n"
+        "import sys, squad.grading.worker, squad.workers, nbformat\n"
         "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')])\n"
         "nbformat.validate(nb)\n"
         "bad = nbformat.v4.new_notebook(); bad.cells.append({'cell_type': 'x'})\n"

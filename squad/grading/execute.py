@@ -41,7 +41,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer
 
-from squad.kernels.grading import ReadyKernel, starter, watch_memory
+from squad.grading.kernels import ReadyKernel, starter, watch_memory
 from squad.kernels.prestart import StartedKernel
 
 __all__ = ["TAMPERED", "GuardedExecute", "RunState"]

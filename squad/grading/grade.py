@@ -3,7 +3,7 @@
 :func:`grade_assignment` (the ``squad grade`` command) finds the submissions of one
 assignment in an nbgrader course, sends each one to a worker on a
 :class:`concurrent.futures.Executor` (a local process pool, or a Dask cluster; see
-:func:`squad.runs.executor.open_executor`) and, as results come back, writes them where
+:func:`squad.workers.open_executor`) and, as results come back, writes them where
 nbgrader would: the autograded notebooks in ``autograded/<student>/<assignment>/`` and
 the scores and comments in the course's gradebook.
 
@@ -285,8 +285,12 @@ class _Grader:
 
     def finish(self, student: str, ret: Any) -> SubmissionOutcome:
         """Merge one worker result into the gradebook and the course folders."""
-        from squad.grading.feedback import assignment_sources, submission_results
         from squad.grading.gradebook import merge_submission
+        from squad.grading.score import (
+            assignment_sources,
+            submission_results,
+            submission_score,
+        )
 
         outcome = SubmissionOutcome(
             student,
@@ -311,8 +315,7 @@ class _Grader:
                 results = submission_results(
                     gb, self.assignment, student, autograded, sources=self.sources
                 )
-                # nbgrader's submission score: the sum of its grades (no late penalty).
-                outcome.score = float(sum(item["score"] for item in results))
+                outcome.score = submission_score(results)
                 outcome.max_score = self.sources.max_score
                 for item in results:
                     if item["status"] != "passed":
@@ -430,7 +433,7 @@ def grade_assignment(
     # Decided before anything else: strict stops here where bubblewrap does not work.
     in_force = resolve_isolation(isolation)
     if scheduler is None:
-        from squad.runs.executor import start_fork_server
+        from squad.workers import start_fork_server
 
         # The workers' server imports nbgrader while this process loads the course.
         start_fork_server(WORKER_PRELOAD)
@@ -553,7 +556,7 @@ def _run(
     """Submit the students to the executor a few at a time; merge as results arrive."""
     from squad.grading.worker import grade_submission
     from squad.progress import progress as show_progress
-    from squad.runs.executor import open_executor
+    from squad.workers import open_executor
 
     outcomes: list[SubmissionOutcome] = []
     pending = list(reversed(students))

@@ -136,7 +136,7 @@ def _config(task: GradeTask, root: Path) -> Any:
     from traitlets.config import Config
 
     from squad.grading.execute import GuardedExecute
-    from squad.kernels.grading import GradingKernelManager
+    from squad.grading.kernels import GradingKernelManager
 
     cfg = Config()
     cfg.merge(task.config)
@@ -275,7 +275,7 @@ def grade_submission(task: GradeTask) -> GradeReturn:
     -------
     GradeReturn
     """
-    from squad.kernels.grading import grading_key, history_args, starter
+    from squad.grading.kernels import grading_key, history_args, starter
 
     with _LOCK:
         started = time.perf_counter()
@@ -312,11 +312,11 @@ def _grade(task: GradeTask, extra: list[str], started: float) -> GradeReturn:
     from squad.grading import execute
     from squad.grading.execute import RunState
     from squad.grading.gradebook import read_submission, write_rows
+    from squad.grading.kernels import grading_folder, grading_key, starter
     from squad.grading.lean_nbgrader import (
         cache_metadata_validators,
         copy_gradebook_engine,
     )
-    from squad.kernels.grading import grading_folder, grading_key, starter
 
     logger, lines, handler = _new_logger()
     squad_log = logging.getLogger("squad")

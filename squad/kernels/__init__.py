@@ -3,6 +3,5 @@
 - ``sandbox``: the isolation policy and kernel managers that apply it (``SandboxPolicy``,
   ``make_kernel_manager``, ``AsyncSandboxedKernelManager``, ``sandbox_capabilities``).
 - ``pool``: a worker's pre-started kernels for sweeps (``worker_pool``, ``kill_kernel``).
-- ``grading``: pre-started sandboxed kernels for grading (``starter``, ``watch_memory``).
 - ``guard``: restores what student code may have patched before each test cell.
 """

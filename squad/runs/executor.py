@@ -1,54 +1,53 @@
 """Executing one run of a notebook in a worker, with its kernel started ahead of time.
 
-Runs are submitted to a :class:`concurrent.futures.Executor` (see :func:`open_executor`):
-a local process pool, or a Dask cluster's executor; the same :func:`execute_run` runs in
-both. Each worker process keeps a :class:`~squad.kernels.pool.KernelPool`, so a run takes
-a kernel that has already booted while the next one starts in the background; a kernel
-is never reused between runs (a Dask worker keeps its spare kernel after a sweep, for the
-next one; it stops with the worker). The files a run writes to its ``SQUAD_RUN_DIR``
-travel back to the submitting process with the result, so workers need no shared file
-system.
+Runs are submitted to a :class:`concurrent.futures.Executor` (see
+:func:`open_sweep_executor`): a local process pool, or a Dask cluster's executor; the
+same :func:`execute_run` runs in both. Each worker process keeps its kernels started
+ahead (:func:`~squad.kernels.pool.worker_pool`), so a run takes a kernel that has
+already booted (the first one started by :func:`warm_up_worker`) while the next one
+starts in the background; a kernel is never reused between runs (a Dask worker keeps
+its spare kernel after a sweep, for the next one; it stops with the worker). The files a
+run writes to its ``SQUAD_RUN_DIR`` travel back to the submitting process with the
+result, so workers need no shared file system.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
+import functools
 import math
-import multiprocessing
 import os
 import platform
 import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from importlib import metadata
-from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
 from squad._imports import mask_slow_optional_imports
-from squad.errors import InvalidInputError, ServiceError
+from squad.errors import InvalidInputError
 from squad.kernels.pool import START_TIMEOUT, kill_kernel, worker_pool
+from squad.workers import open_executor
 
 # Workers import nbformat through papermill; see squad._imports.
 mask_slow_optional_imports()
 
 __all__ = [
+    "SWEEP_PRELOAD",
     "RunOutcome",
     "RunTask",
     "analyse_notebook",
     "environment",
     "execute_run",
-    "open_executor",
-    "start_fork_server",
+    "open_sweep_executor",
+    "warm_up_worker",
 ]
-
-logger = logging.getLogger("squad")
 
 KEY_PACKAGES = (
     "squad",
@@ -104,26 +103,22 @@ def _preimport() -> None:
         import papermill.clientwrap  # noqa: F401
 
 
-def _warm_up(kernel_name: str, cwd: str | None) -> None:
-    """On a Dask worker: start a kernel and import papermill in the background."""
+def warm_up_worker(kernel_name: str, cwd: str | None) -> None:
+    """Start this worker's first kernel and import papermill, both in the background.
+
+    The ``warm_up`` of a sweep's workers (see :func:`open_sweep_executor`): the first
+    run finds its kernel booted and papermill imported.
+
+    Parameters
+    ----------
+    kernel_name : str
+        The notebook's kernel.
+    cwd : str or None
+        The kernel's working folder (the notebook's folder).
+    """
     worker_pool().prestart((kernel_name, cwd))
+    # Import papermill (seconds) while the kernel boots, before the first run.
     threading.Thread(target=_preimport, daemon=True).start()
-
-
-def _worker_init(
-    kernel_name: str | None, cwd: str | None, environ: dict[str, str], workdir: str
-) -> None:
-    """Process-pool initializer: start the worker's first kernel right away."""
-    # A fork-server child starts with the server's environment: use the caller's.
-    os.environ.clear()
-    os.environ.update(environ)
-    with contextlib.suppress(OSError):
-        os.chdir(workdir)
-    logging.getLogger("traitlets").setLevel(logging.ERROR)
-    if kernel_name:
-        worker_pool().prestart((kernel_name, cwd))
-        # Import papermill (seconds) while the kernel boots, before the first run.
-        threading.Thread(target=_preimport, daemon=True).start()
 
 
 _ENVIRONMENT: dict[str, Any] | None = None
@@ -396,52 +391,23 @@ def execute_run(task: RunTask) -> RunOutcome:
     )
 
 
-#: What the fork server imports before it forks a worker, unless told otherwise.
+#: What the fork server imports before it forks a sweep worker.
 SWEEP_PRELOAD = ("squad.runs.executor", "papermill.clientwrap")
 
 
-def _mp_context(preload: Sequence[str] = SWEEP_PRELOAD) -> BaseContext:
-    """Fork server where there is one (workers fork from a process that has already
-    imported ``preload``, once per session), else spawn. Never plain fork: the caller
-    may have threads running."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")  # pragma: no cover - Windows
-    context = multiprocessing.get_context("forkserver")
-    # Read when the fork server starts: its first user in a process chooses.
-    context.set_forkserver_preload(list(preload))
-    return context
-
-
-def start_fork_server(preload: Sequence[str] = SWEEP_PRELOAD) -> None:
-    """Start the fork server now, so that it imports ``preload`` while the caller works.
-
-    :func:`open_executor` would start it at the first submitted task and wait there
-    for its imports (about a second for nbgrader); started early, they overlap the
-    caller's own set-up. Does nothing where there is no fork server (Windows) or one
-    is already running.
-
-    Parameters
-    ----------
-    preload : sequence of str, default=SWEEP_PRELOAD
-        The same modules the executor will be opened with.
-    """
-    context = _mp_context(preload)
-    if context.get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
-
-
-@contextlib.contextmanager
-def open_executor(
+def open_sweep_executor(
     *,
     jobs: int | None = None,
     scheduler: str | None = None,
-    kernel_name: str | None = None,
+    kernel_name: str = "python3",
     cwd: str | None = None,
-    preload: Sequence[str] = SWEEP_PRELOAD,
-) -> Iterator[Executor]:
-    """Yield the executor runs are submitted to, and close it afterwards.
+) -> contextlib.AbstractContextManager[Executor]:
+    """The executor sweeps submit :func:`execute_run` to, its workers ready for runs.
+
+    :func:`squad.workers.open_executor` with the sweep workers' imports
+    (:data:`SWEEP_PRELOAD`) and a kernel started in each worker as it starts
+    (:func:`warm_up_worker`). One executor can serve several sweeps of the same
+    notebook: its workers keep their kernels started between them.
 
     Parameters
     ----------
@@ -449,20 +415,15 @@ def open_executor(
         Local worker processes (default: the number of CPU cores). Ignored with
         ``scheduler``.
     scheduler : str, optional
-        Address of a Dask scheduler (``tcp://host:8786``); runs then go to
-        ``distributed.Client(scheduler).get_executor()``.
-    kernel_name : str, optional
-        Each worker starts a kernel of this name as soon as it starts (and imports
-        papermill), for :func:`execute_run`; None starts none.
+        Address of a Dask scheduler (``tcp://host:8786``).
+    kernel_name : str, default="python3"
+        The kernel each worker starts ahead of its first run.
     cwd : str, optional
         Working folder of those kernels (the notebook's folder).
-    preload : sequence of str, default=SWEEP_PRELOAD
-        Modules local workers inherit already imported (each worker would otherwise
-        import them itself); the default suits notebook runs.
 
-    Yields
-    ------
-    concurrent.futures.Executor
+    Returns
+    -------
+    context manager of concurrent.futures.Executor
 
     Raises
     ------
@@ -470,60 +431,10 @@ def open_executor(
         If ``jobs`` is not a positive integer.
     OSError
         If the scheduler cannot be reached.
-
-    Examples
-    --------
-    >>> with open_executor(jobs=0) as ex:
-    ...     pass
-    Traceback (most recent call last):
-    ...
-    squad.errors.InvalidInputError: jobs must be a positive integer (--jobs N); got 0.
     """
-    if scheduler:
-        try:
-            from distributed import Client
-        except ImportError as err:  # pragma: no cover - distributed is a dependency
-            msg = "Running on a Dask cluster needs `pip install distributed`."
-            raise ServiceError(msg) from err
-        try:
-            client = Client(scheduler, timeout="10s", set_as_default=False)
-        except (OSError, TimeoutError) as err:
-            msg = (
-                f"Cannot reach the Dask scheduler at {scheduler!r} ({err}); start one "
-                "with `dask scheduler` and workers with `dask worker ADDRESS`."
-            )
-            raise ServiceError(msg) from err
-        try:
-            # Each worker starts a kernel and imports papermill now, not at its first
-            # run (both in the background: this returns at once).
-            if kernel_name:
-                try:
-                    client.run(_warm_up, kernel_name, cwd)
-                except Exception as err:  # the runs will say what is wrong
-                    logger.warning("Could not warm up the Dask workers: %s", err)
-            yield client.get_executor(pure=False)
-        finally:
-            client.close()
-        return
-    if jobs is None:
-        jobs = os.cpu_count() or 1
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        msg = f"jobs must be a positive integer (--jobs N); got {jobs!r}."
-        raise InvalidInputError(msg)
-    executor = ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=_mp_context(preload),
-        initializer=_worker_init,
-        initargs=(kernel_name, cwd, dict(os.environ), os.getcwd()),
+    return open_executor(
+        jobs=jobs,
+        scheduler=scheduler,
+        preload=SWEEP_PRELOAD,
+        warm_up=functools.partial(warm_up_worker, kernel_name, cwd),
     )
-    try:
-        yield executor
-    except BaseException:
-        executor.shutdown(wait=False, cancel_futures=True)
-        # Interrupted: stop the workers now; their kernels exit with them.
-        for process in list(getattr(executor, "_processes", {}).values()):
-            with contextlib.suppress(OSError):
-                process.terminate()
-        raise
-    else:
-        executor.shutdown(wait=True)

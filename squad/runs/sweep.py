@@ -57,7 +57,7 @@ from squad.runs.executor import (
     RunTask,
     environment,
     execute_run,
-    open_executor,
+    open_sweep_executor,
 )
 from squad.runs.params import (
     canonical_json,
@@ -587,8 +587,9 @@ def run_sweep(
         Dask scheduler address; runs then execute on that cluster.
     executor : concurrent.futures.Executor, optional
         Submit runs to this executor (left open) instead of one made from ``jobs`` or
-        ``scheduler``; e.g. one :func:`squad.runs.executor.open_executor` shared by several
-        sweeps, whose workers keep their kernels started between them.
+        ``scheduler``; e.g. one :func:`squad.runs.executor.open_sweep_executor`
+        shared by several sweeps, whose workers keep their kernels started between
+        them.
     timeout : float, optional
         Seconds a run may take (also the limit of each cell); a run over it is
         stopped and recorded with status ``timeout``.
@@ -660,7 +661,7 @@ def run_sweep(
     if executor is not None:
         runner: contextlib.AbstractContextManager = contextlib.nullcontext(executor)
     else:
-        runner = open_executor(
+        runner = open_sweep_executor(
             jobs=n_jobs, scheduler=scheduler, kernel_name=plan.kernel_name, cwd=cwd
         )
     with bar_context as bar, runner as executor:
