@@ -24,8 +24,10 @@ import importlib.machinery
 import sys
 from typing import Any
 
-from squad._version import __version__
 from squad.record import record
+
+#: The kit's version, read by the package metadata and ``squad --version``.
+__version__ = "0.1.0"
 
 #: Public name -> module that defines it, imported on first use.
 _LAZY = {

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import click
 
+from squad import __version__
 from squad._imports import mask_slow_optional_imports
-from squad._version import __version__
 from squad.errors import InvalidInputError, UserError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -20,8 +20,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from squad import __version__
 from squad._atomic import atomic_write_json, file_sha256
-from squad._version import __version__
 
 __all__ = ["SCORING_VERSION", "ScoreCache"]
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
+from squad import __version__
 from squad._atomic import file_sha256, replace_folder
-from squad._version import __version__
 from squad.errors import InvalidInputError, MissingFileError
 
 __all__ = ["read_predictions", "submit_predictions"]

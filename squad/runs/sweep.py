@@ -704,6 +704,6 @@ def run_sweep(
 
 
 def _squad_version() -> str:
-    from squad._version import __version__
+    from squad import __version__
 
     return __version__
