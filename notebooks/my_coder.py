@@ -14,7 +14,7 @@ from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from squad.models import normalise_text
+from squad.tasks.text import normalise_text
 
 
 def make_coder(seed: int = 0, alpha: float = 2e-6, epochs: int = 5):
