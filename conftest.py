@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -43,6 +44,9 @@ collect_ignore = [
 ]
 #: Test data (notebooks nbval must not run as tests) and `make run`'s output.
 collect_ignore += ["tests/data", "runs"]
+#: JupyterHub's spawners (systemdspawner, pwd) import on Linux only, like the hub.
+if not sys.platform.startswith("linux"):
+    collect_ignore += ["squad/hub/spawner.py"]
 SESSION_VARIABLE = "SQUAD_TEST_SESSION"
 
 #: Helpers of Python's multiprocessing that end with the test process itself.

@@ -40,6 +40,7 @@ from squad.errors import InvalidInputError, MissingFileError
 from squad.hub.accounts import require_root
 from squad.hub.coursefile import CourseFile
 from squad.hub.python import user_python
+from squad.hub.spawner import spawner_class
 
 __all__ = [
     "HubLayout",
@@ -394,6 +395,12 @@ def _settings(course: CourseFile, layout: HubLayout, *, ip: str) -> dict[str, An
         "course_root": str(layout.course),
         "environments": {role: role_environment(layout, role) for role in _ROLES_PARTS},
         "idle_seconds": course.idle_minutes * 60,
+        "spawner": spawner_class(),
+        "limits": {
+            "mem_limit": course.mem_limit,
+            "cpu_limit": course.cpu_limit,
+            "max_processes": course.max_processes,
+        },
     }
 
 
@@ -431,7 +438,13 @@ c.Authenticator.allowed_users = set(S["instructors"] + S["trainees"])
 c.Authenticator.admin_users = set(S["instructors"])
 
 # --- each person's server: their own Unix account, the kit's environment -----------
-c.JupyterHub.spawner_class = "localprocess"
+# Under the course's limits, enforced by systemd or by a cgroup per person.
+c.JupyterHub.spawner_class = S["spawner"]
+c.Spawner.mem_limit = S["limits"]["mem_limit"]
+c.Spawner.cpu_limit = S["limits"]["cpu_limit"]
+c.CourseSpawner.max_processes = S["limits"]["max_processes"]
+c.CourseSpawner.cgroup_group = "squad-" + course
+c.CourseSystemdSpawner.max_processes = S["limits"]["max_processes"]
 c.Spawner.cmd = S["singleuser"]
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 300
