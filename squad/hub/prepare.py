@@ -278,6 +278,16 @@ def _write_jupyter_config(course: CourseFile, layout: HubLayout, role: str) -> P
     server["ServerApp"]["jpserver_extensions"] = {
         f"nbgrader.server_extensions.{name}": name in parts for name in _EXTENSIONS
     }
+    # A kernel stopped for memory says so in its cell (squad.hub.notices).
+    server["ServerApp"]["kernel_websocket_connection_class"] = (
+        "squad.hub.notices.MemoryNoticeConnection"
+    )
+    # The server's kernels talk over Unix sockets in the private runtime folder the
+    # spawner gives (JUPYTER_RUNTIME_DIR): no TCP port to lose to another process
+    # when a class starts kernels at once (jupyter_client#276). Only the server's own
+    # kernel managers: nbgrader's Validate, with no connection file, would put its
+    # sockets into the notebook's folder.
+    server["ServerKernelManager"] = {"transport": "ipc"}
     page = {
         "disabledExtensions": {
             plugin: name not in parts for name, plugin in _LAB_PLUGINS.items()
