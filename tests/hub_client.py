@@ -84,6 +84,24 @@ class Trainee:
             msg = f"starting {self.name}'s server answered {answer.status_code}"
             raise HubClientError(msg)
 
+    def wait_ready(self, timeout: float = 300.0) -> bool:
+        """Follow the hub's progress events until the server is ready (or failed).
+
+        One streamed request, as the spawn-pending page in the browser makes: polling
+        the server's address instead would keep the hub busy answering for it.
+        """
+        url = f"{self.hub_url}hub/api/users/{self.name}/server/progress"
+        try:
+            with self.http.get(url, stream=True, timeout=(60, timeout)) as answer:
+                for line in answer.iter_lines() if answer.status_code == 200 else ():
+                    if line.startswith(b"data:"):
+                        event = json.loads(line[5:])
+                        if event.get("ready") or event.get("failed"):
+                            break
+        except requests.RequestException:
+            pass
+        return self.server_ready()
+
     def server_ready(self) -> bool:
         """Whether the server answers its API through the hub's proxy."""
         try:
@@ -116,7 +134,7 @@ class Trainee:
                 f"{url}api/kernels/{kernel_id}/channels?session_id={uuid.uuid4().hex}",
                 header=[f"Authorization: token {self.token}"],
                 subprotocols=[protocol] if protocol else None,
-                timeout=30,
+                timeout=120,
             ),
             protocol,
         )

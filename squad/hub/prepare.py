@@ -286,8 +286,10 @@ def _write_jupyter_config(course: CourseFile, layout: HubLayout, role: str) -> P
     # spawner gives (JUPYTER_RUNTIME_DIR): no TCP port to lose to another process
     # when a class starts kernels at once (jupyter_client#276). Only the server's own
     # kernel managers: nbgrader's Validate, with no connection file, would put its
-    # sockets into the notebook's folder.
-    server["ServerKernelManager"] = {"transport": "ipc"}
+    # sockets into the notebook's folder. Not the grader's Formgrader: a hub service,
+    # not spawned, it has no such folder.
+    if role != "grader":
+        server["ServerKernelManager"] = {"transport": "ipc"}
     page = {
         "disabledExtensions": {
             plugin: name not in parts for name, plugin in _LAB_PLUGINS.items()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
+import shutil
 import stat
 from pathlib import Path
 
@@ -246,8 +247,10 @@ class CourseSpawner(LocalProcessSpawner):
             )
 
     async def stop(self, now: bool = False) -> None:
-        """Stop the server, then whatever is left in its cgroup, and remove that."""
+        """Stop the server, then whatever is left in its cgroup; remove the cgroup
+        and the runtime folder (its kernels' connection files and sockets)."""
         await super().stop(now=now)
+        shutil.rmtree(Path(self.runtime_root) / self.user.name, ignore_errors=True)
         try:
             cgroup = self._cgroup or self._find_cgroup()
         except OSError:
