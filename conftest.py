@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -37,6 +38,9 @@ NOTEBOOKS = Path(__file__).parent / "notebooks"
 
 #: Test data (notebooks nbval must not run as tests) and `make run`'s output.
 collect_ignore = ["tests/data", "runs"]
+#: JupyterHub's spawners (systemdspawner, pwd) import on Linux only, like the hub.
+if not sys.platform.startswith("linux"):
+    collect_ignore += ["squad/hub/spawner.py"]
 SESSION_VARIABLE = "SQUAD_TEST_SESSION"
 
 #: Helpers of Python's multiprocessing that end with the test process itself.

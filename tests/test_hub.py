@@ -8,6 +8,10 @@ test fails. Root on Linux only (the hub makes accounts and runs servers as them)
 * isolation, asserted from the operating system: a trainee's process cannot read
   another trainee's submission, the gradebook or the course's source (hidden tests),
   and cannot write into the release folder;
+* limits: a trainee's server and kernels run in their own cgroup; a runaway kernel
+  is stopped for memory (and told so in its cell), a fork bomb meets the process
+  cap, and another trainee's kernel keeps answering; kernels talk over IPC sockets
+  in a private runtime folder;
 * load: 30 trainees submit at once through nbgrader's exchange, each as its own Unix
   user, and the instructor collects 30 submissions, each the right person's;
 * the whole course cycle in Chromium: the instructor releases from Formgrader, three
@@ -51,6 +55,7 @@ from browser_helpers import (
     launch_chromium,
     save_manual_score,
 )
+from hub_client import V1, Trainee, login, own_token
 from hub_helpers import run_as, user_env
 from waiting import wait_until
 
@@ -101,6 +106,14 @@ class Hub:
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def course_limits(self):
+        """The per-trainee limits of the course, as the spawner applies them."""
+        from squad.hub.cgroups import Limits
+
+        course = self.course
+        return Limits(course.mem_limit, course.cpu_limit, course.max_processes)
 
     def env(self, role: str) -> dict[str, str]:
         """The environment the hub gives a process of this role."""
@@ -168,6 +181,19 @@ def _issued_passwords(layout) -> dict[str, str]:
     return found
 
 
+def _remove_cgroups_and_runtime(course) -> None:
+    """Remove what a server stopped by force (a failed test) may leave behind."""
+    from squad.hub.cgroups import person_cgroup, remove_cgroup
+    from squad.hub.spawner import RUNTIME_ROOT
+
+    for name in course.users:
+        shutil.rmtree(RUNTIME_ROOT / name, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            cgroup = person_cgroup(name, f"squad-{course.course_id}")
+            if cgroup is not None:
+                remove_cgroup(cgroup)
+
+
 @pytest.fixture(scope="module")
 def hub():
     """The course's hub, with its accounts; everything removed at the end."""
@@ -228,6 +254,7 @@ def hub():
         if log.exists():
             shutil.copy2(log, ARTIFACTS / "jupyterhub.log")
         _stop_processes_of(uids)
+        _remove_cgroups_and_runtime(course)
         remove_accounts(course)
         shutil.rmtree(base, ignore_errors=True)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -557,6 +584,126 @@ def test_accounts_need_root(hub):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().count("\n") == 0
     assert "needs root" in result.stderr
+
+
+# --------------------------------------------------------------------------- limits
+#: A runaway cell: 3 GiB at most, so it passes the 2 GiB limit yet stays bounded
+#: on a hub that enforces nothing.
+RUNAWAY = "chunks = []\nfor _ in range(48):\n    chunks.append(b'x' * (64 * 2**20))"
+#: A fork bomb bounded by the test: forks until refused (or 400), then ends them all.
+FORK_BOMB = """
+import os, signal, time
+children = []
+try:
+    for _ in range(400):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(600)
+            os._exit(0)
+        children.append(pid)
+except BlockingIOError:
+    pass
+for pid in children:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+len(children)
+"""
+
+
+def _trainee(hub: Hub, name: str) -> Trainee:
+    """A trainee logged in through the hub's form, with their own API token."""
+    session = login(hub.url, name, hub.passwords["trainee"])
+    return Trainee(hub.url, name, own_token(session, hub.url, name))
+
+
+def _processes_of(name: str) -> set[int]:
+    import pwd
+
+    import psutil
+
+    uid = pwd.getpwnam(name).pw_uid
+    return {p.pid for p in psutil.process_iter(["uids"]) if p.info["uids"].real == uid}
+
+
+def test_runaway_kernel_is_stopped_while_another_trainee_keeps_answering(hub):
+    """Under the course's default limits, enforced by a cgroup per trainee: a kernel
+    that allocates without bound is killed for memory and its cell says why; a fork
+    bomb is refused at the process cap; another trainee's kernel answers throughout;
+    the cgroup goes when the server stops. Kernels use IPC sockets in the trainee's
+    private runtime folder."""
+    from squad.hub.cgroups import limit_files, members, person_cgroup
+    from squad.hub.coursefile import DEFAULT_MAX_PROCESSES, DEFAULT_MEM_LIMIT
+    from squad.hub.spawner import RUNTIME_ROOT
+
+    runaway, bystander = (_trainee(hub, name) for name in hub.trainees[3:5])
+    for trainee in (runaway, bystander):
+        trainee.start_server()
+    assert runaway.wait_ready() and bystander.wait_ready()
+
+    # Each server and all it starts sit in the trainee's cgroup, under the limits.
+    cgroup = person_cgroup(runaway.name, f"squad-{hub.course.course_id}")
+    kernel = runaway.open_notebook("runaway.ipynb")
+    other = bystander.open_notebook("steady.ipynb")
+    assert _processes_of(runaway.name) <= members(cgroup)
+    files = limit_files(cgroup.version, hub.course_limits)
+    for controller, folder in cgroup.folders.items():
+        for name, value in files[controller]:
+            if (folder / name).exists():
+                assert (folder / name).read_text().strip() == value, name
+
+    # Kernels talk over Unix sockets in the trainee's runtime folder, not over TCP
+    # ports and not in the notebook folder.
+    runtime = RUNTIME_ROOT / runaway.name
+    connection = json.loads((runtime / f"kernel-{kernel}.json").read_text())
+    assert connection["transport"] == "ipc"
+    assert connection["ip"] == f"{runtime}/kernel-{kernel}-ipc"
+    # The grader's Formgrader is a service, with no such folder: its kernels keep TCP
+    # (its home's runtime folder is too deep for a socket's path).
+    grader = json.loads(
+        (hub.layout.etc / "grader/jupyter_server_config.json").read_text()
+    )
+    assert "ServerKernelManager" not in grader
+    steady = bystander.connect(other, protocol="")  # the JSON protocol
+    assert steady.run("6 * 7")["result"] == "42"
+    channel = runaway.connect(kernel, protocol=V1)  # JupyterLab's protocol
+    assert channel.run("1 + 1", timeout=300)["result"] == "2"
+    assert len(list(runtime.glob(f"kernel-{kernel}-ipc-*"))) == 5  # its 5 sockets
+    assert not list(Path(pwd_home(runaway.name)).rglob("kernel-*-ipc*"))
+
+    # The runaway is killed for memory; its cell says why, before the restart.
+    cell = channel.execute(RUNAWAY)
+    seen = channel.messages_until(
+        lambda m: (
+            m["header"]["msg_type"] == "status"
+            and m["content"].get("execution_state") == "restarting"
+        ),
+        timeout=300,
+    )
+    told = [
+        m["content"]["text"]
+        for m in seen
+        if m["header"]["msg_type"] == "stream"
+        and m["parent_header"].get("msg_id") == cell
+        and m["content"]["name"] == "stderr"
+    ]
+    limit = f"{DEFAULT_MEM_LIMIT / 2**30:g} GiB per person"
+    assert any("ran out of memory" in text and limit in text for text in told), told
+    assert f"Kernel {kernel} was stopped for memory" in hub.layout.log_file.read_text()
+
+    # The other trainee's kernel answered all along and still does; the runaway's
+    # kernel is back, empty, and meets the process cap when it forks without end.
+    assert steady.run("sum(range(10))")["result"] == "45"
+    assert channel.run("'chunks' in dir()", timeout=300)["result"] == "False"
+    forks = channel.run(FORK_BOMB, timeout=300)["result"]
+    assert forks is not None and 0 < int(forks) < DEFAULT_MAX_PROCESSES
+    assert steady.run("2 ** 10")["result"] == "1024"
+    FIGURES["fork_bomb_children_at_cap"] = int(forks)
+
+    for trainee, socket in ((runaway, channel), (bystander, steady)):
+        socket.close()
+        trainee.stop_server()
+    gone = [*cgroup.unique_folders(), runtime]  # the cgroup and the runtime folder
+    assert wait_until(lambda: not any(f.exists() for f in gone), timeout=120)
 
 
 # --------------------------------------------------------------------------- browser

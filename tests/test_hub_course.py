@@ -59,6 +59,12 @@ def test_read_course_file_reads_people_and_folders(tmp_path):
         ({"port": 70000}, InvalidInputError, "'port'"),
         ({"instructors": None}, InvalidInputError, "no instructors"),
         ({"colour": "blue"}, InvalidInputError, "unknown key"),
+        ({"mem_limit": "lots"}, InvalidInputError, "'mem_limit' .* such as 2G"),
+        ({"mem_limit": "100M"}, InvalidInputError, "'mem_limit' '100M' .* too small"),
+        ({"cpu_limit": "one"}, InvalidInputError, "'cpu_limit' .* 0.1 or more"),
+        ({"cpu_limit": 0}, InvalidInputError, "'cpu_limit' .* got 0"),
+        ({"max_processes": 10}, InvalidInputError, "'max_processes' .* got 10"),
+        ({"max_processes": 1.5}, InvalidInputError, "'max_processes' .* whole"),
     ],
 )
 def test_read_course_file_rejects_bad_input_in_one_line(
@@ -68,6 +74,24 @@ def test_read_course_file_rejects_bad_input_in_one_line(
     with pytest.raises(error, match=message) as caught:
         read_course_file(_course_file(tmp_path, **changes))
     assert "\n" not in str(caught.value)
+
+
+def test_read_course_file_limits_have_defaults_and_null_means_none(tmp_path):
+    """No limits in the file: 2 GiB, 1 CPU, 256 processes; null lifts one."""
+    course = read_course_file(_course_file(tmp_path))
+    assert (course.mem_limit, course.cpu_limit, course.max_processes) == (
+        2 * 2**30,
+        1.0,
+        256,
+    )
+    path = _course_file(tmp_path, mem_limit="1.5G", cpu_limit=0.5)
+    path.write_text(path.read_text() + "max_processes: null\n")
+    course = read_course_file(path)
+    assert (course.mem_limit, course.cpu_limit, course.max_processes) == (
+        3 * 2**29,
+        0.5,
+        None,
+    )
 
 
 def test_read_roster_csv_reads_lms_exports(tmp_path):

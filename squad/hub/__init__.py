@@ -9,4 +9,6 @@
 - ``prepare``: the hub's one folder of state and its generated configuration.
 - ``server``: start and stop the hub (``squad hub start``).
 - ``exchange``: nbgrader's submit, private to its owner and the grader.
+- ``cgroups``, ``spawner``: each person's server under the course's limits (a cgroup
+  of its own, or a systemd unit); ``notices``: a kernel stopped for memory says why.
 """

@@ -11,6 +11,9 @@ A short YAML file kept with the course (the kit's is ``exercises/hub.yml``)::
     roster: roster.csv               # optional: trainees from an LMS CSV export
     datasets: [soc2010]              # built once for every trainee's kernel
     idle_minutes: 60                 # trainee servers idle this long are stopped
+    mem_limit: 2G                    # each person's server and kernels, at most
+    cpu_limit: 1                     # CPUs each person's server and kernels may use
+    max_processes: 256               # processes and threads each person may run
 
 Every name is a Unix account name on the hub's server. Everything in the file is input
 from a person: it is checked, and a problem is reported in one line.
@@ -33,6 +36,7 @@ __all__ = [
     "CourseFile",
     "RESERVED_NAMES",
     "check_user_names",
+    "parse_memory",
     "read_course_file",
     "read_roster_csv",
 ]
@@ -63,7 +67,21 @@ _KEYS = {
     "roster",
     "datasets",
     "idle_minutes",
+    "mem_limit",
+    "cpu_limit",
+    "max_processes",
 }
+#: Per-person limits when the course file names none: sized for a class server of
+#: 2 cores and 24 GB (docs/hub.md, "Limits"). ``null`` in the file means no limit.
+DEFAULT_MEM_LIMIT = 2 * 2**30
+DEFAULT_CPU_LIMIT = 1.0
+DEFAULT_MAX_PROCESSES = 256
+#: Below these a person's JupyterLab server itself cannot run (it alone holds about
+#: 180 MB, 40 threads and a share of a CPU).
+_MIN_MEM_LIMIT = 512 * 2**20
+_MIN_CPU_LIMIT = 0.1
+_MIN_MAX_PROCESSES = 64
+_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,14 @@ class CourseFile:
         Datasets built once, before trainees' kernels read them.
     idle_minutes : int
         Trainee servers idle this long are stopped.
+    mem_limit : int or None
+        Bytes of memory each person's server and kernels may use together; ``None``
+        for no limit.
+    cpu_limit : float or None
+        CPUs each person's server and kernels may use together; ``None`` for no limit.
+    max_processes : int or None
+        Processes and threads each person's server may run at once (kernels,
+        terminals and what they start included); ``None`` for no limit.
     """
 
     path: Path
@@ -100,6 +126,9 @@ class CourseFile:
     trainees: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()
     idle_minutes: int = 60
+    mem_limit: int | None = DEFAULT_MEM_LIMIT
+    cpu_limit: float | None = DEFAULT_CPU_LIMIT
+    max_processes: int | None = DEFAULT_MAX_PROCESSES
 
     @property
     def grader(self) -> str:
@@ -249,6 +278,81 @@ def _as_names(value: object, key: str, where: str) -> tuple[str, ...]:
     return tuple(str(v) if isinstance(v, int) else v for v in value)
 
 
+def parse_memory(value: object) -> int:
+    """Read an amount of memory: bytes, or a number with K, M, G or T (powers of 1024).
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not such an amount.
+
+    Examples
+    --------
+    >>> parse_memory("2G"), parse_memory("512M"), parse_memory("1.5GiB")
+    (2147483648, 536870912, 1610612736)
+    >>> parse_memory(1048576)
+    1048576
+    """
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        return value
+    match = _BYTES.match(str(value))
+    if not match:
+        raise ValueError(value)
+    number, unit = match.groups()
+    return int(float(number) * 1024 ** " KMGT".index(unit.upper() or " "))
+
+
+def _read_limits(data: dict, where: str) -> dict[str, int | float | None]:
+    """The per-person limits of a course file: defaults where absent, None for null."""
+    limits: dict[str, int | float | None] = {
+        "mem_limit": DEFAULT_MEM_LIMIT,
+        "cpu_limit": DEFAULT_CPU_LIMIT,
+        "max_processes": DEFAULT_MAX_PROCESSES,
+    }
+    if "mem_limit" in data and data["mem_limit"] is None:
+        limits["mem_limit"] = None
+    elif "mem_limit" in data:
+        value = data["mem_limit"]
+        try:
+            limits["mem_limit"] = parse_memory(value)
+        except ValueError:
+            msg = (
+                f"'mem_limit' in {where} must be an amount of memory such as 2G or "
+                f"512M, or null for no limit, got {value!r}."
+            )
+            raise InvalidInputError(msg) from None
+        if limits["mem_limit"] < _MIN_MEM_LIMIT:
+            msg = (
+                f"'mem_limit' {value!r} in {where} is too small: a person's JupyterLab "
+                "server alone needs about 180 MB; give 512M or more."
+            )
+            raise InvalidInputError(msg)
+    if "cpu_limit" in data:
+        value = data["cpu_limit"]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if value is not None and (not number or value < _MIN_CPU_LIMIT):
+            msg = (
+                f"'cpu_limit' in {where} must be a number of CPUs of 0.1 or more "
+                f"(1 is one core), or null for no limit, got {value!r}."
+            )
+            raise InvalidInputError(msg)
+        limits["cpu_limit"] = None if value is None else float(value)
+    if "max_processes" in data:
+        value = data["max_processes"]
+        number = isinstance(value, int) and not isinstance(value, bool)
+        if value is not None and (not number or value < _MIN_MAX_PROCESSES):
+            msg = (
+                f"'max_processes' in {where} must be a whole number of "
+                f"{_MIN_MAX_PROCESSES} or more (a JupyterLab server and a kernel run "
+                f"about 40 threads), or null for no limit, got {value!r}."
+            )
+            raise InvalidInputError(msg)
+        limits["max_processes"] = value
+    return limits
+
+
 def read_course_file(path: str | os.PathLike[str]) -> CourseFile:
     """Read and check a course file.
 
@@ -269,7 +373,7 @@ def read_course_file(path: str | os.PathLike[str]) -> CourseFile:
         If the course it names is not an nbgrader course (unknown course).
     InvalidInputError
         For anything else that is wrong: unknown keys, a bad course id or port,
-        invalid or duplicate user names.
+        invalid or duplicate user names, a limit that is not one.
     """
     from squad.course.build import find_course_dir
 
@@ -345,6 +449,7 @@ def read_course_file(path: str | os.PathLike[str]) -> CourseFile:
         msg = f"User name {clash.pop()!r} in {where} is the course's grader account."
         raise InvalidInputError(msg)
     datasets = _as_names(data.get("datasets"), "datasets", where)
+    limits = _read_limits(data, where)
     return CourseFile(
         path=file,
         course_id=course_id,
@@ -355,4 +460,5 @@ def read_course_file(path: str | os.PathLike[str]) -> CourseFile:
         trainees=trainees,
         datasets=datasets,
         idle_minutes=idle,
+        **limits,
     )

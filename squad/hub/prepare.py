@@ -49,6 +49,7 @@ from squad.hub.exchange import (
 )
 from squad.hub.passwords import issue_passwords
 from squad.hub.python import readable_by, user_python
+from squad.hub.spawner import spawner_class
 
 __all__ = [
     "HubLayout",
@@ -374,6 +375,18 @@ def _write_jupyter_config(course: CourseFile, layout: HubLayout, role: str) -> P
     server["ServerApp"]["jpserver_extensions"] = {
         f"nbgrader.server_extensions.{name}": name in parts for name in _EXTENSIONS
     }
+    # A kernel stopped for memory says so in its cell (squad.hub.notices).
+    server["ServerApp"]["kernel_websocket_connection_class"] = (
+        "squad.hub.notices.MemoryNoticeConnection"
+    )
+    # The server's kernels talk over Unix sockets in the private runtime folder the
+    # spawner gives (JUPYTER_RUNTIME_DIR): no TCP port to lose to another process
+    # when a class starts kernels at once (jupyter_client#276). Only the server's own
+    # kernel managers: nbgrader's Validate, with no connection file, would put its
+    # sockets into the notebook's folder. Not the grader's Formgrader: a hub service,
+    # not spawned, it has no such folder.
+    if role != "grader":
+        server["ServerKernelManager"] = {"transport": "ipc"}
     page = {
         "disabledExtensions": {
             plugin: name not in parts for name, plugin in _LAB_PLUGINS.items()
@@ -495,6 +508,12 @@ def _settings(
         "course_root": str(layout.course),
         "environments": {role: role_environment(layout, role) for role in _ROLES_PARTS},
         "idle_seconds": course.idle_minutes * 60,
+        "spawner": spawner_class(),
+        "limits": {
+            "mem_limit": course.mem_limit,
+            "cpu_limit": course.cpu_limit,
+            "max_processes": course.max_processes,
+        },
     }
 
 
@@ -542,7 +561,13 @@ else:
     c.SquadPasswordAuthenticator.password_file = S["password_hashes"]
 
 # --- each person's server: their own Unix account, the kit's environment -----------
-c.JupyterHub.spawner_class = "localprocess"
+# Under the course's limits, enforced by systemd or by a cgroup per person.
+c.JupyterHub.spawner_class = S["spawner"]
+c.Spawner.mem_limit = S["limits"]["mem_limit"]
+c.Spawner.cpu_limit = S["limits"]["cpu_limit"]
+c.CourseSpawner.max_processes = S["limits"]["max_processes"]
+c.CourseSpawner.cgroup_group = "squad-" + course
+c.CourseSystemdSpawner.max_processes = S["limits"]["max_processes"]
 c.Spawner.cmd = S["singleuser"]
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 300
