@@ -612,7 +612,7 @@ len(children)
 
 def _trainee(hub: Hub, name: str) -> Trainee:
     """A trainee logged in through the hub's form, with their own API token."""
-    session = login(hub.url, name, hub.passwords["trainee"])
+    session = login(hub.url, name, hub.passwords[name])
     return Trainee(hub.url, name, own_token(session, hub.url, name))
 
 
