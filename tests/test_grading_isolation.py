@@ -165,8 +165,8 @@ def test_squad_grade_refuses_a_kernel_the_sandbox_cannot_start(
 
 @pytest.mark.slow
 def test_a_kernel_that_cannot_start_is_the_graders_error(tmp_path, monkeypatch):
-    """The outcome names the kernel's own last error line, blames the set-up, and the
-    submission is not graded a second time in vain."""
+    """The outcome names the kernel's own last error line and blames the set-up, not
+    the submission (a kernel that died before printing anything is tried once more)."""
     tmp_path.chmod(0o755)
     course = gc.build_course(tmp_path / "course")
     gc.submit(course, "full", gc.answer(course, {}))
@@ -183,4 +183,4 @@ def test_a_kernel_that_cannot_start_is_the_graders_error(tmp_path, monkeypatch):
     assert "not the submission's" in outcome["message"]
     assert "grade this submission again" not in outcome["message"]
     log = (course / "reports" / gc.ASSIGNMENT / "logs" / "full.log").read_text()
-    assert "graded again" not in log
+    assert log.count("graded again") <= 1
