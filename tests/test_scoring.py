@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from board_runs import file_entry
 from click.testing import CliRunner
 
 from squad.board.html import write_html
@@ -41,6 +42,10 @@ def _kit_run(runs: Path, run_id: str, *, model: str = "complement_nb") -> Path:
             "run_id": run_id,
             "parameters": {"dataset": "ecoicop", "model": model},
             "metrics": metrics,
+            "files": {  # as squad run lists what the notebook wrote
+                name: file_entry(folder / name)
+                for name in ("predictions.parquet", "predictions.csv")
+            },
             "status": "ok",
             "timings": {"end": "2026-01-01T10:00:00+00:00"},
             "provenance": {"member": "gus", "dataset": task.provenance()},
@@ -147,10 +152,14 @@ def test_invalid_predictions_in_a_run_are_left_out(kit_runs, tmp_path, caplog):
     folder = tmp_path / "coding" / "bb0000000002"
     source = kit_runs / "coding" / "aa0000000001"
     folder.mkdir(parents=True)
-    (folder / "record.json").write_text((source / "record.json").read_text())
     pd.read_parquet(source / "predictions.parquet").iloc[10:].to_parquet(
         folder / "predictions.parquet"
     )
+    record = json.loads((source / "record.json").read_text())
+    record["files"] = {
+        "predictions.parquet": file_entry(folder / "predictions.parquet")
+    }
+    (folder / "record.json").write_text(json.dumps(record))
     scored = score_run(folder)
     assert scored.status == "invalid" and scored.metrics == {}
     assert "10 test ids missing" in scored.reason
@@ -241,3 +250,5 @@ def test_real_coding_run_is_verified_and_joins_a_submission(tmp_path):
     table = leaderboard_table(tmp_path / "runs" / "coding")
     assert list(table["check"]) == ["verified", "verified"]
     assert table["accuracy"].iloc[0] == table["accuracy"].iloc[1]
+    # The same predictions under two members: a copy, flagged on both rows.
+    assert all(f.startswith("same predictions as run") for f in table["flags"])

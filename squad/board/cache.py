@@ -28,7 +28,7 @@ __all__ = ["SCORING_VERSION", "ScoreCache"]
 logger = logging.getLogger("squad")
 
 #: Bump when scoring changes what it computes: every cached score is then recomputed.
-SCORING_VERSION = 1
+SCORING_VERSION = 2
 
 
 class ScoreCache:
@@ -79,10 +79,15 @@ class ScoreCache:
         dataset: str,
         protocol: str | None,
         language: str | None,
+        *,
+        sha256: str | None = None,
     ) -> str:
-        """The entry's key: sha256 of the predictions, the dataset and the scoring."""
+        """The entry's key: sha256 of the predictions, the dataset and the scoring.
+
+        ``sha256`` is the predictions file's, when already known (checked).
+        """
         parts = [
-            file_sha256(predictions),
+            sha256 or file_sha256(predictions),
             self.dataset_sha256(dataset),
             dataset,
             protocol or "",
@@ -102,7 +107,8 @@ class ScoreCache:
         except (OSError, ValueError):
             entry = None
         if not isinstance(entry, dict) or not (
-            isinstance(entry.get("metrics"), dict) or "reason" in entry
+            (isinstance(entry.get("metrics"), dict) and "digest" in entry)
+            or "reason" in entry
         ):
             self.misses += 1
             return None
