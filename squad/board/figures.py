@@ -42,8 +42,9 @@ def run_label(rec: Mapping[str, Any], params: list[str]) -> str:
 
 
 def _plain(text: str) -> str:
-    """Text matplotlib draws as it is (``$`` would start mathtext)."""
-    return text.replace("$", r"\$")[:80]
+    """Text matplotlib draws as it is: no mathtext (``$``), no control or invisible
+    character (shown as a visible escape), at most 80 characters."""
+    return one_line(text, 80).replace("$", r"\$")
 
 
 def png_bytes(fig: Any) -> bytes:
