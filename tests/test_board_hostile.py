@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,24 @@ def _deep(root: Path, levels: int) -> Path:
         folder = folder / "d"
         folder.mkdir()
     return folder
+
+
+def _remove_deep(top: Path) -> None:
+    """Remove a tree made by :func:`_deep` bottom-up, without recursion: pytest's own
+    clean-up of old temporary folders (shutil.rmtree) recurses and would fail on it."""
+    folder = top
+    while (folder / "d").is_dir():
+        folder = folder / "d"
+    while True:
+        for entry in folder.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)  # shallow: figures/ and the like
+            else:
+                entry.unlink()
+        folder.rmdir()
+        if folder == top:
+            return
+        folder = folder.parent
 
 
 def _relist(folder: Path, *names: str) -> None:
@@ -112,46 +131,55 @@ def board(tmp_path_factory):
     """Honest runs, hostile folders, a wide and a terminal-writing run; every command."""
     tmp = tmp_path_factory.mktemp("hostile27")
     runs = tmp / "runs"
-    write_honest_runs(runs / "honest")
-    expected = _hostile(runs / "hostile")
-    for i in range(2):  # two runs with 100 parameter names each
-        params = {f"p{j:03d}_{i}": j for j in range(100)}
-        scored_run(
-            runs / f"wide{i}", f"ww000000000{i}", "wes", 0.4, seed=20 + i, params=params
+    try:
+        write_honest_runs(runs / "honest")
+        expected = _hostile(runs / "hostile")
+        for i in range(2):  # two runs with 100 parameter names each
+            params = {f"p{j:03d}_{i}": j for j in range(100)}
+            scored_run(
+                runs / f"wide{i}",
+                f"ww000000000{i}",
+                "wes",
+                0.4,
+                seed=20 + i,
+                params=params,
+            )
+        terminal = scored_run(
+            runs / "terminal",
+            "tt0000000001",
+            f"eve\n{FORGED}",
+            0.45,
+            seed=30,
+            params={"model": "\x1b[2J\x1b]0;pwned\x07\x9b31m\u202eledom"},
         )
-    terminal = scored_run(
-        runs / "terminal",
-        "tt0000000001",
-        f"eve\n{FORGED}",
-        0.45,
-        seed=30,
-        params={"model": "\x1b[2J\x1b]0;pwned\x07\x9b31m\u202eledom"},
-    )
-    claim = honest_record("cc0000000001", "alice", "tfidf", 1.0, 0.999)
-    claim["provenance"]["dataset"] = {"name": "soc2010"}
-    claim["metrics"] = {"accuracy": 0.999}
-    write_run(runs / "claim", claim, figure_png(1))
+        claim = honest_record("cc0000000001", "alice", "tfidf", 1.0, 0.999)
+        claim["provenance"]["dataset"] = {"name": "soc2010"}
+        claim["metrics"] = {"accuracy": 0.999}
+        write_run(runs / "claim", claim, figure_png(1))
 
-    def squad(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "squad.cli", *args],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        def squad(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                [sys.executable, "-m", "squad.cli", *args],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
 
-    cache = ["--cache-dir", str(tmp / "cache")]
-    return {
-        "root": runs,
-        "terminal": terminal,
-        "expected": expected,
-        "site": tmp / "site",
-        "check": squad("board", "check", str(runs), *cache),
-        "build": squad(
-            "-v", "board", "build", str(runs), "--out", str(tmp / "site"), *cache
-        ),
-        "leaderboard": squad("leaderboard", str(runs)),
-    }
+        cache = ["--cache-dir", str(tmp / "cache")]
+        yield {
+            "root": runs,
+            "terminal": terminal,
+            "expected": expected,
+            "site": tmp / "site",
+            "check": squad("board", "check", str(runs), *cache),
+            "build": squad(
+                "-v", "board", "build", str(runs), "--out", str(tmp / "site"), *cache
+            ),
+            "leaderboard": squad("leaderboard", str(runs)),
+        }
+    finally:
+        if (runs / "hostile" / "deep").exists():
+            _remove_deep(runs / "hostile" / "deep")
 
 
 @pytest.mark.slow
@@ -220,13 +248,17 @@ def test_a_tree_1100_levels_deep_is_walked_without_recursion(tmp_path, monkeypat
     """With the depth limit lifted, the walk reaches a record 1,100 folders down
     (a recursive walk stops at Python's recursion limit)."""
     monkeypatch.setattr(intake, "FOLDER_MAX_DEPTH", 5000)
-    deep = _deep(tmp_path, 1100)
+    deep = _deep(tmp_path / "top", 1100)
     (deep / "record.json").write_text("{}")
-    found, skipped = find_records(tmp_path)
-    assert found == [deep / "record.json"] and skipped == []
-    monkeypatch.setattr(intake, "FOLDER_MAX_DEPTH", 16)
-    found, skipped = find_records(tmp_path)
-    assert found == [] and [s.folder for s in skipped] == [tmp_path / Path(*["d"] * 17)]
+    try:
+        found, skipped = find_records(tmp_path)
+        assert found == [deep / "record.json"] and skipped == []
+        monkeypatch.setattr(intake, "FOLDER_MAX_DEPTH", 16)
+        found, skipped = find_records(tmp_path)
+        assert found == []
+        assert [s.folder for s in skipped] == [tmp_path / "top" / Path(*["d"] * 16)]
+    finally:
+        _remove_deep(tmp_path / "top")
 
 
 @pytest.mark.slow
