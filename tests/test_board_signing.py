@@ -337,3 +337,42 @@ def test_submit_signs_with_the_member_s_key(keys, tmp_path, monkeypatch):
     )
     assert unsigned.exit_code == 0 and "Note: unsigned" in unsigned.output
     assert not list((tmp_path / "more").rglob(SIGNATURE_FILE))
+
+
+@pytest.mark.slow
+@needs_ssh_keygen
+def test_squad_run_signs_every_run_and_its_notebook(keys, tmp_path):
+    """A real sweep: each run's record lists the executed notebook, and the signature
+    over the record verifies with ssh-keygen."""
+    from pathlib import Path
+
+    notebook = tmp_path / "ok.ipynb"
+    shutil.copy(Path(__file__).parent / "data" / "notebooks" / "ok.ipynb", notebook)
+    result = CliRunner().invoke(
+        main,
+        ["run", str(notebook), "-p", "x", "1", "-p", "x", "2", "--jobs", "1"]
+        + ["--out", str(tmp_path / "runs"), "--no-progress", "--member", "alice"]
+        + ["--key", str(keys["folder"] / "alice")],
+    )
+    assert result.exit_code == 0, result.output
+    records = sorted((tmp_path / "runs").rglob("record.json"))
+    assert len(records) == 2
+    for record in records:
+        data = json.loads(record.read_text())
+        assert data["files"]["ok.ipynb"] == file_entry(record.parent / "ok.ipynb")
+        verified = _ssh_keygen(
+            "-Y",
+            "verify",
+            "-f",
+            str(keys["signers"]),
+            "-I",
+            "alice",
+            "-n",
+            "squad-run",
+            "-s",
+            str(record.parent / SIGNATURE_FILE),
+            stdin=record.read_bytes(),
+        )
+        assert verified.returncode == 0, verified.stderr
+    runs = load_runs(tmp_path / "runs", signers=read_signers(keys["signers"])).runs
+    assert {member_name(r) for r in runs} == {"alice"}
