@@ -252,3 +252,45 @@ def test_real_coding_run_is_verified_and_joins_a_submission(tmp_path):
     assert table["accuracy"].iloc[0] == table["accuracy"].iloc[1]
     # The same predictions under two members: a copy, flagged on both rows.
     assert all(f.startswith("same predictions as run") for f in table["flags"])
+
+
+def test_scores_from_worker_processes_equal_scores_made_in_process(
+    tmp_path, monkeypatch
+):
+    """A board large enough to score on workers ranks exactly as one scored serially."""
+    from board_runs import scored_run
+
+    from squad.board import prescore
+    from squad.board.leaderboard import board_runs
+
+    for i, acc in enumerate([0.5, 0.7, 0.6]):
+        scored_run(tmp_path / str(i), f"aa000000000{i}", "ons", acc, seed=i)
+    bad = scored_run(tmp_path / "bad", "bb0000000001", "ons", 0.5, seed=9)
+    pd.read_parquet(bad / "predictions.parquet").iloc[5:].to_parquet(
+        bad / "predictions.parquet"
+    )
+    record = json.loads((bad / "record.json").read_text())
+    record["files"]["predictions.parquet"] = file_entry(bad / "predictions.parquet")
+    (bad / "record.json").write_text(json.dumps(record))
+    monkeypatch.setattr(prescore, "MIN_RUNS", 2)
+    handed = []
+    original = prescore.prescore
+    monkeypatch.setattr(
+        prescore,
+        "prescore",
+        lambda records, cache, **kw: handed.append(original(records, cache, jobs=2)),
+    )
+    parallel = board_runs(tmp_path, warn=False)
+    assert handed == [4]
+    monkeypatch.setattr(prescore, "MIN_RUNS", 10**9)
+    serial = board_runs(tmp_path, warn=False)
+    for a, b in zip(parallel.runs, serial.runs, strict=True):
+        assert (a["run_id"], a["metrics"], a["_digest"]) == (
+            b["run_id"],
+            b["metrics"],
+            b["_digest"],
+        )
+    assert [r.line(tmp_path) for r in parallel.rejected] == [
+        r.line(tmp_path) for r in serial.rejected
+    ]
+    assert "5 test ids missing" in parallel.rejected[0].problem

@@ -23,7 +23,7 @@ from typing import Any
 from squad._atomic import atomic_write_json, file_sha256
 from squad._version import __version__
 
-__all__ = ["SCORING_VERSION", "ScoreCache"]
+__all__ = ["SCORING_VERSION", "MemoryScoreCache", "ScoreCache"]
 
 logger = logging.getLogger("squad")
 
@@ -64,6 +64,7 @@ class ScoreCache:
         self.hits = 0
         self.misses = 0
         self._datasets: dict[str, str] = {}
+        self._read: dict[str, dict[str, Any]] = {}
 
     def dataset_sha256(self, name: str) -> str:
         """The content checksum of dataset ``name`` (looked up once per cache)."""
@@ -102,6 +103,9 @@ class ScoreCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The entry for ``key``, or None (counted as a hit or a miss)."""
+        if key in self._read:  # asked again in the same build
+            self.hits += 1
+            return self._read[key]
         try:
             entry = json.loads(self._path(key).read_text("utf-8"))
         except (OSError, ValueError):
@@ -113,6 +117,7 @@ class ScoreCache:
             self.misses += 1
             return None
         self.hits += 1
+        self._read[key] = entry
         return entry
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
@@ -121,3 +126,34 @@ class ScoreCache:
             atomic_write_json(self._path(key), entry)
         except OSError as err:
             logger.warning("Cannot write the scoring cache in %s: %s", self.folder, err)
+
+
+class MemoryScoreCache(ScoreCache):
+    """A :class:`ScoreCache` held in memory only, for one build without a disk cache.
+
+    Parallel scoring (:mod:`squad.board.prescore`) hands its results to the build
+    through it when ``--no-cache`` is given.
+
+    Examples
+    --------
+    >>> cache = MemoryScoreCache()
+    >>> cache.put("k", {"reason": "bad"}); cache.get("k")
+    {'reason': 'bad'}
+    """
+
+    def __init__(self, *, data_home: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(Path("."), data_home=data_home)
+        self._entries: dict[str, dict[str, Any]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The entry for ``key``, or None (counted as a hit or a miss)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return entry
+
+    def put(self, key: str, entry: dict[str, Any]) -> None:
+        """Keep ``entry`` under ``key`` for this process."""
+        self._entries[key] = entry

@@ -115,8 +115,12 @@ class Intake:
 
 
 # --------------------------------------------------------------------------- paths
-def resolve_inside(folder: Path, rel: Any, what: str) -> Path:
+def resolve_inside(
+    folder: Path, rel: Any, what: str, *, base: Path | None = None
+) -> Path:
     """Resolve ``rel`` inside ``folder``; refuse any path that could lead out of it.
+
+    ``base`` is ``folder.resolve()``, when the caller has it already.
 
     Raises
     ------
@@ -142,7 +146,7 @@ def resolve_inside(folder: Path, rel: Any, what: str) -> Path:
         raise RunProblem(f"{what} path {shown} is absolute")
     if ".." in pure.parts:
         raise RunProblem(f"{what} path {shown} goes up with '..'")
-    base = folder.resolve()
+    base = base or folder.resolve()
     target = (base / pure).resolve()
     if not target.is_relative_to(base):
         raise RunProblem(f"{what} path {shown} leads outside its run folder (symlink)")
@@ -359,8 +363,10 @@ def check_run_folder(
     """
     data, raw = _read_record(folder)
     signature = _signature(folder, raw, signers)
+    base = folder.resolve()
     for rel in data.get("files") or {}:
-        target = resolve_inside(folder, rel, f"file {one_line(repr(rel), 60)}")
+        what = f"file {one_line(repr(rel), 60)}"
+        target = resolve_inside(folder, rel, what, base=base)
         if target.exists() and not target.is_file():
             raise RunProblem(f"file {one_line(repr(rel), 60)} is not a regular file")
     figures = {}
@@ -370,11 +376,11 @@ def check_run_folder(
         if wanted is not None or signature is None:
             figures[name] = rel  # a signed run shows only the figures it signed
     if data.get("notebook"):
-        resolve_inside(folder, data["notebook"], "notebook")
+        resolve_inside(folder, data["notebook"], "notebook", base=base)
     predictions = folder / PREDICTIONS_FILE
     if predictions.is_symlink() or predictions.exists():
         what = "predictions file"
-        resolve_inside(folder, PREDICTIONS_FILE, what)
+        resolve_inside(folder, PREDICTIONS_FILE, what, base=base)
         _regular_file(predictions, what, PREDICTIONS_MAX_BYTES)
         wanted = _listed_sha256(data, PREDICTIONS_FILE)
         if wanted is None:

@@ -586,8 +586,14 @@ def _score_records(
     Recorded metrics that scoring does not compute (timings, ``log_loss``) are kept
     as reported; their names are in ``_reported``.
     """
+    from squad.board.cache import MemoryScoreCache
+    from squad.board.prescore import MIN_RUNS, prescore
     from squad.board.scoring import score_run
 
+    if len(records) >= MIN_RUNS:  # worth scoring on worker processes first
+        if cache is None:
+            cache = MemoryScoreCache()  # the workers' results, for this build only
+        prescore(records, cache)
     scored = []
     for rec in records:
         if rec.get("status") != "ok":

@@ -43,6 +43,7 @@ __all__ = [
     "ScoredRun",
     "check_predictions",
     "compare_metrics",
+    "pending_score",
     "predictions_digest",
     "predictions_sha256",
     "score_predictions",
@@ -171,14 +172,20 @@ def _pool_index(pool: frozenset) -> pd.Index:
 
 
 def _in(values: pd.Series, pool: frozenset) -> pd.Series:
-    """``values.isin(pool)`` through a hash table built once per pool (pandas' Arrow
-    strings convert the whole pool on every ``isin`` call)."""
-    found = _pool_index(pool).get_indexer(values.to_numpy(dtype=object)) >= 0
+    """``values.isin(pool)``, by set membership (pandas' Arrow strings convert the
+    whole pool on every ``isin`` call)."""
+    array = values.to_numpy(dtype=object)
+    try:
+        found = np.fromiter((v in pool for v in array), dtype=bool, count=len(array))
+    except TypeError:  # an unhashable value
+        found = _pool_index(pool).get_indexer(array) >= 0
     return pd.Series(found, index=values.index)
 
 
 def _as_ids(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Ids as canonical integer strings; the second series marks values that are not."""
+    if pd.api.types.is_signed_integer_dtype(values):  # already integers
+        return values.astype("int64").astype(str), pd.Series(False, index=values.index)
     text = values.astype(str).str.strip()
     number = pd.to_numeric(text, errors="coerce")
     integral = number.notna() & np.isfinite(number) & (number == number.round())
@@ -618,9 +625,12 @@ def predictions_digest(frame: pd.DataFrame) -> str:
     Two files with the same digest code every test record alike, whatever their
     format, row order, confidences or metadata.
     """
-    keep = [c for c in ("record_id", "language", "predicted") if c in frame]
-    hashed = pd.util.hash_pandas_object(frame[keep].astype(str), index=False)
-    return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()
+    digest = hashlib.sha256()
+    for column in ("record_id", "language", "predicted"):
+        if column in frame:
+            text = "\x1f".join(str(v) for v in frame[column].to_numpy(dtype=object))
+            digest.update(text.encode("utf-8", "backslashreplace") + b"\x1e")
+    return digest.hexdigest()
 
 
 def _score_file(
@@ -639,6 +649,37 @@ def _score_file(
     )
     scored, bounds = _score(checked, data_home)
     return scored, bounds, checked.attrs["sha256"], predictions_digest(checked)
+
+
+def pending_score(
+    run: Mapping[str, Any], cache: Any
+) -> tuple[str, str, dict, str] | None:
+    """What a worker needs to score ``run`` into ``cache``, or None if there is nothing
+    to score (no predictions, no listed sha256 or dataset, or already cached).
+
+    Returns
+    -------
+    tuple or None
+        ``(cache key, predictions path, dataset, sha256)``, as
+        :func:`squad.board.prescore.score_items` takes them.
+    """
+    path = _predictions_path(run)
+    expected = predictions_sha256(run)
+    dataset = (run.get("provenance") or {}).get("dataset") or {}
+    if path is None or expected is None or run.get("status") != "ok":
+        return None
+    if not isinstance(dataset, Mapping) or dataset.get("name") not in SCORED_DATASETS:
+        return None
+    key = cache.key(
+        path,
+        dataset["name"],
+        dataset.get("protocol"),
+        dataset.get("language"),
+        sha256=expected,
+    )
+    if cache.get(key) is not None:
+        return None
+    return key, str(path), dict(dataset), expected
 
 
 def score_run(

@@ -521,7 +521,7 @@ def open_executor(
     except BaseException:
         executor.shutdown(wait=False, cancel_futures=True)
         # Interrupted: stop the workers now; their kernels exit with them.
-        for process in list(getattr(executor, "_processes", {}).values()):
+        for process in list((getattr(executor, "_processes", None) or {}).values()):
             with contextlib.suppress(OSError):
                 process.terminate()
         raise
