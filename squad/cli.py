@@ -238,9 +238,9 @@ def keys_group() -> None:
 @_user_errors
 def keys_new(name: str, key: Path | None) -> None:
     """Make an Ed25519 signing key and print its line for the group's signers file."""
-    from squad.board.signing import load_key, new_key, public_key_line
+    from squad.board.signing import check_principal, load_key, new_key, public_key_line
 
-    path = new_key(key, comment=name)
+    path = new_key(key, comment=check_principal(name))
     line = public_key_line(load_key(path), name)
     click.echo(f"Wrote {path} (mode 600) and {path}.pub.")
     click.echo("Add this line to the group's signers file (docs/board.md):")

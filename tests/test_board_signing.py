@@ -128,6 +128,9 @@ def test_own_signatures_verify_and_resist_tampering(keys):
 def test_new_key_is_private_and_never_overwritten(tmp_path, monkeypatch):
     """`squad keys new` writes a 0600 key in a 0700 folder and prints its signers line."""
     monkeypatch.setenv("SQUAD_SIGNING_KEY", str(tmp_path / "keys" / "id_ed25519"))
+    bad = CliRunner().invoke(main, ["keys", "new", "--name", "stat can\n"])
+    assert bad.exit_code == 2 and "cannot be a signers-file principal" in bad.output
+    assert not (tmp_path / "keys").exists()  # nothing written for a bad name
     result = CliRunner().invoke(main, ["keys", "new", "--name", "statcan"])
     assert result.exit_code == 0, result.output
     key = tmp_path / "keys" / "id_ed25519"

@@ -50,6 +50,7 @@ __all__ = [
     "SIGNATURE_FILE",
     "SignatureError",
     "Signers",
+    "check_principal",
     "default_key_path",
     "key_fingerprint",
     "load_key",
@@ -406,6 +407,34 @@ def load_key(path: str | os.PathLike[str] | None = None) -> Any:
     return key
 
 
+def check_principal(name: str) -> str:
+    """``name`` (NFKC) as a signers-file principal; refuse what cannot be one.
+
+    Raises
+    ------
+    squad.errors.InvalidInputError
+        For an empty name, white space, commas, quotes, wildcards or characters that
+        are not printable.
+
+    Examples
+    --------
+    >>> check_principal("statcan")
+    'statcan'
+    """
+    name = normalize_name(name)
+    if (
+        not name
+        or not name.isprintable()
+        or any(ch.isspace() or ch in ',"*?!' for ch in name)
+    ):
+        msg = (
+            f"Member name {one_line(name, 60)!r} cannot be a signers-file principal: "
+            "use letters, digits, '@', '.', '-' or '_'."
+        )
+        raise InvalidInputError(msg)
+    return name
+
+
 def public_key_line(key: Any, name: str) -> str:
     """The signers-file line of ``key`` for member ``name``.
 
@@ -415,14 +444,7 @@ def public_key_line(key: Any, name: str) -> str:
     >>> public_key_line(Ed25519PrivateKey.generate(), "ons").split()[:2]
     ['ons', 'ssh-ed25519']
     """
-    name = normalize_name(name)
-    if not name or any(ch.isspace() or ch in ',"' for ch in name) or "*" in name:
-        msg = (
-            f"Member name {one_line(name, 60)!r} cannot be a signers-file principal: "
-            "use letters, digits, '@', '.', '-' or '_'."
-        )
-        raise InvalidInputError(msg)
-    return f"{name} {_pub_line(_public_blob(key), '')}"
+    return f"{check_principal(name)} {_pub_line(_public_blob(key), '')}"
 
 
 # --------------------------------------------------------------------------- signers
