@@ -161,3 +161,52 @@ def test_columns_that_collide_once_trimmed_are_named(tmp_path):
     same = pd.DataFrame([[1, 1, "1115"]], columns=["record_id", "record_id", "p"])
     with pytest.raises(InvalidInputError, match="are the same name"):
         check_predictions(same, "soc2010")
+
+
+def test_the_fast_schema_check_never_accepts_what_jsonschema_refuses():
+    """Records at the edges of the schema: the fast path accepts none that jsonschema,
+    the reference, refuses."""
+    import copy
+
+    from squad.board import intake
+
+    base = {
+        "experiment": "coding",
+        "run_id": "aa01",
+        "parameters": {},
+        "metrics": {},
+        "status": "ok",
+    }
+    changes = [
+        {"metrics": {"accuracy": True}},
+        {"metrics": {"n": True}},
+        {"metrics": {"n": 1.0}},
+        {"metrics": {"fit_seconds": -1}},
+        {"metrics": {"automation_curve": {"accuracy": [2]}}},
+        {"metrics": {"by": {"a b": 1}}},
+        {"metrics": {"by": {"accuracy_level_" + "9" * 400: 0.5}}},
+        {"provenance": {"member": "\U0001f600" * 100}},
+        {"provenance": {"member": "a" * 101}},
+        {"provenance": {"dataset": {"name": "a/b"}}},
+        {"parameters": {f"p{i}": i for i in range(101)}},
+        {"parameters": {"a\x01": 1}},
+        {"parameters": {"a": "x" * 10_001}},
+        {"run_id": "../x"},
+        {"experiment": "a\u0663"},
+        {"status": "great"},
+        {"schema": 2},
+        {"timings": {"end": "2026<script>"}},
+        {"timings": {"x": -1}},
+        {"files": {"a": {"sha256": "xyz"}}},
+        {"figures": {"a b": "x.png"}},
+        {"fact_sheet": {"x": "a\x1b"}},
+        {"error": {f"k{i}": i for i in range(21)}},
+    ]
+    refused = 0
+    for change in changes:
+        record = {**copy.deepcopy(base), **change}
+        reference = intake._validator().is_valid(record)
+        assert intake._fast_valid(record) <= reference, change
+        assert (intake._schema_problem(record) is None) == reference, change
+        refused += not reference
+    assert refused >= 20
