@@ -80,6 +80,7 @@ lint: install
 	$(BIN)/ruff check squad tests bench notebooks conftest.py
 	$(BIN)/ruff format --check squad tests bench notebooks conftest.py
 	$(BIN)/lint-imports
+	$(BIN)/python tools/check_private_imports.py squad
 	$(BIN)/codespell squad tests datasets notebooks docs exercises/README.md README.md
 
 test: install system-deps browser-deps hub-proxy lint

@@ -164,6 +164,123 @@ def datasets_load(
     click.echo(f"Wrote {len(frame):,} rows of {name} to {destination}")
 
 
+# --------------------------------------------------------------------------- keys
+def _key_option(func):
+    func = click.option(
+        "--sign/--no-sign",
+        default=True,
+        help="Sign the run with your key (default: when you have one).",
+    )(func)
+    return click.option(
+        "--key",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Signing key (default: $SQUAD_SIGNING_KEY, else the one `squad keys new` "
+        "made).",
+    )(func)
+
+
+def _signing_key(key: Path | None, sign: bool):
+    """The key to sign with: ``--key``, else the default one if it exists, else None."""
+    if not sign:
+        return None
+    from squad.board.signing import default_key_path, load_key
+
+    if key is None and not default_key_path().is_file():
+        return None
+    return load_key(key)
+
+
+def _unsigned_note() -> None:
+    from squad.board.signing import default_key_path
+
+    click.echo(
+        f"Note: unsigned (no key at {default_key_path()}); a board kept with a "
+        "signers file lists unsigned runs apart, unranked. Make a key with "
+        "`squad keys new`, then sign with `squad keys sign FOLDER`.",
+        err=True,
+    )
+
+
+def _signers_option(func):
+    return click.option(
+        "--signers",
+        "signers_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The group's signers file (git's allowed_signers format): runs show under "
+        "the name it gives their key; unsigned and unknown-key runs are not ranked.",
+    )(func)
+
+
+def _signers(path: Path | None):
+    if path is None:
+        return None
+    from squad.board.safety import one_line
+    from squad.board.signing import read_signers
+
+    signers = read_signers(path)
+    for note in signers.skipped:
+        click.echo(f"Note: signers file {one_line(str(path))} {note}", err=True)
+    return signers
+
+
+@main.group("keys", context_settings=CONTEXT)
+def keys_group() -> None:
+    """Your signing key: a board kept with a signers file ranks only signed runs."""
+
+
+@keys_group.command("new", context_settings=CONTEXT)
+@click.option("--name", required=True, help="Your name on the board (the principal).")
+@click.option(
+    "--key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write it (default: $SQUAD_SIGNING_KEY, else your config folder).",
+)
+@_user_errors
+def keys_new(name: str, key: Path | None) -> None:
+    """Make an Ed25519 signing key and print its line for the group's signers file."""
+    from squad.board.signing import check_principal, load_key, new_key, public_key_line
+
+    path = new_key(key, comment=check_principal(name))
+    line = public_key_line(load_key(path), name)
+    click.echo(f"Wrote {path} (mode 600) and {path}.pub.")
+    click.echo("Add this line to the group's signers file (docs/board.md):")
+    click.echo(line)
+
+
+@keys_group.command("show", context_settings=CONTEXT)
+@click.option("--name", required=True, help="Your name on the board (the principal).")
+@click.option(
+    "--key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The key (default: $SQUAD_SIGNING_KEY, else your config folder's).",
+)
+@_user_errors
+def keys_show(name: str, key: Path | None) -> None:
+    """Print your key's line for the group's signers file."""
+    from squad.board.signing import load_key, public_key_line
+
+    click.echo(public_key_line(load_key(key), name))
+
+
+@keys_group.command("sign", context_settings=CONTEXT)
+@click.argument(
+    "folders", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path)
+)
+@click.option(
+    "--key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The key (default: $SQUAD_SIGNING_KEY, else your config folder's).",
+)
+@_user_errors
+def keys_sign(folders: tuple[Path, ...], key: Path | None) -> None:
+    """Sign run FOLDERS made before you had a key (each file checked first)."""
+    from squad.board.signing import load_key, sign_run
+
+    signing_key = load_key(key)
+    for folder in folders:
+        click.echo(f"Signed {sign_run(folder, signing_key)}")
+
+
 # --------------------------------------------------------------------------- run
 @main.command(context_settings=CONTEXT)
 @click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
@@ -206,6 +323,7 @@ def datasets_load(
 @click.option(
     "--dry-run", is_flag=True, help="Check and list the runs; start none of them."
 )
+@_key_option
 @_user_errors
 def run(
     notebook: Path,
@@ -220,8 +338,13 @@ def run(
     experiment: str | None,
     progress: bool,
     dry_run: bool,
+    key: Path | None,
+    sign: bool,
 ) -> None:
-    """Run NOTEBOOK over a grid of parameters; each run becomes a folder under OUT."""
+    """Run NOTEBOOK over a grid of parameters; each run becomes a folder under OUT.
+
+    Each new run is signed with your key (`squad keys new`), if you have one.
+    """
     from squad.runs.params import canonical_json
     from squad.runs.sweep import plan_sweep, run_sweep
 
@@ -236,6 +359,12 @@ def run(
         )
         return
 
+    signer = None
+    signing_key = _signing_key(key, sign)
+    if signing_key is not None:
+        from squad.board.signing import sign_run
+
+        signer = functools.partial(sign_run, key=signing_key)
     result = run_sweep(
         notebook,
         grid=grid,
@@ -248,8 +377,11 @@ def run(
         member=member,
         experiment=experiment,
         progress=progress,
+        sign=signer,
     )
     click.echo(result.summary())
+    if signer is None and sign and (result.ok or result.failed):
+        _unsigned_note()
     if result.reused and not force:
         click.echo(
             f"Reused {len(result.reused)} run(s) with an ok record (--force reruns)."
@@ -284,6 +416,7 @@ def run(
     is_flag=True,
     help="Log every run to MLflow at $MLFLOW_TRACKING_URI (needs squad[mlflow]).",
 )
+@_signers_option
 @_user_errors
 def leaderboard(
     path: Path,
@@ -293,11 +426,14 @@ def leaderboard(
     where: tuple[str, ...],
     task: str | None,
     to_mlflow: bool,
+    signers_file: Path | None,
 ) -> None:
     """Rank the runs under PATH (e.g. runs/coding), one table per task.
 
     A task is a dataset, split protocol and language: runs are never ranked across
-    tasks. Run folders that fail a check are left out with one warning line each.
+    tasks. Only runs scored from their predictions rank (with --signers, only those
+    signed by a key in the signers file); the others are listed apart. Run folders
+    that fail a check are left out with one warning line each.
     """
     from squad.board.cache import ScoreCache
     from squad.board.html import write_html
@@ -307,29 +443,39 @@ def leaderboard(
         format_table,
         leaderboard_tables,
         parse_where,
+        split_ranked,
     )
     from squad.board.mlflow_export import export_to_mlflow
+    from squad.board.safety import one_line
 
     selected = parse_where(where)
-    runs = board_runs(path, where=selected, cache=ScoreCache())
+    signers = _signers(signers_file)
+    runs = board_runs(path, where=selected, cache=ScoreCache(), signers=signers)
     tables = leaderboard_tables(runs, metric, include_failed=show_all, task=task)
     if not tables:
         click.echo("(no runs)")
     for number, (key, table) in enumerate(tables.items()):
         members = {m for m in table["member"]} if "member" in table else set()
+        ranked, apart = split_ranked(table)
         heading = (
             f"Task {key.key}: {len(table)} run(s), {len(members)} member(s), "
-            f"ranked by {table.attrs['metric']}"
+            f"{len(ranked)} ranked by {table.attrs['metric']}"
         )
-        click.echo(("\n" if number else "") + heading)
-        click.echo(format_table(table))
+        click.echo(("\n" if number else "") + one_line(heading, 1000))
+        click.echo(format_table(ranked) if len(ranked) else "(no ranked runs)")
+        if len(apart):
+            click.echo(
+                f"Not ranked ({len(apart)}): self-reported (no predictions), "
+                "unsigned or unknown key (with --signers), or failed:"
+            )
+            click.echo(format_table(apart))
         for rec in table.attrs.get("flagged", []):
             click.echo(f"Warning: {describe_flag(rec)}", err=True)
     if html_file is not None:
         write_html(runs, html_file, metric, task=task)
         click.echo(f"Wrote {html_file}")
     if to_mlflow:
-        count = export_to_mlflow(path)
+        count = export_to_mlflow(path, signers=signers)
         click.echo(f"Logged {count} run(s) to MLflow")
 
 
@@ -365,6 +511,7 @@ def leaderboard(
     show_default=True,
     help="The run goes to OUT/coding/<run_id>/.",
 )
+@_key_option
 @_user_errors
 def submit(
     predictions: Path,
@@ -376,11 +523,17 @@ def submit(
     description: str,
     facts: tuple[str, ...],
     out: Path,
+    key: Path | None,
+    sign: bool,
 ) -> None:
-    """Score a PREDICTIONS file (CSV or Parquet, from any tool) and add it to the board."""
+    """Score a PREDICTIONS file (CSV or Parquet, from any tool) and add it to the board.
+
+    The run is signed with your key (`squad keys new`), if you have one.
+    """
     from squad.board.submit import submit_predictions
     from squad.record import read_record
 
+    signing_key = _signing_key(key, sign)
     fact_sheet = {}
     for item in facts:
         name, sep, value = item.partition("=")
@@ -400,12 +553,15 @@ def submit(
         description=description,
         facts=fact_sheet,
         out=out,
+        key=signing_key,
     )
     metrics = read_record(folder)["metrics"]
     click.echo(
         f"Scored {metrics['n']:,} test records of {dataset}: accuracy "
         f"{metrics['accuracy']:.4f}. Wrote {folder}"
     )
+    if signing_key is None and sign:
+        _unsigned_note()
 
 
 # --------------------------------------------------------------------------- board
@@ -446,6 +602,7 @@ def _score_cache(cache: bool, cache_dir: Path | None):
     "--top", type=int, default=10, show_default=True, help="Runs per curve figure."
 )
 @_cache_options
+@_signers_option
 @_user_errors
 def board_build(
     path: Path,
@@ -454,6 +611,7 @@ def board_build(
     top: int,
     cache: bool,
     cache_dir: Path | None,
+    signers_file: Path | None,
 ) -> None:
     """Write the board of the run folders under PATH as a static site in OUT.
 
@@ -462,7 +620,12 @@ def board_build(
     from squad.board.site import build_site
 
     result = build_site(
-        path, out, metric, top=top, cache=_score_cache(cache, cache_dir)
+        path,
+        out,
+        metric,
+        top=top,
+        cache=_score_cache(cache, cache_dir),
+        signers=_signers(signers_file),
     )
     click.echo(result.summary())
 
@@ -470,26 +633,38 @@ def board_build(
 @board_group.command("check", context_settings=CONTEXT)
 @click.argument("path", type=click.Path(file_okay=False, path_type=Path))
 @_cache_options
+@_signers_option
 @_user_errors
-def board_check(path: Path, cache: bool, cache_dir: Path | None) -> None:
-    """Check every run folder under PATH; exit 1 naming each invalid or disagreeing run.
+def board_check(
+    path: Path, cache: bool, cache_dir: Path | None, signers_file: Path | None
+) -> None:
+    """Check every run folder under PATH; exit 1 naming each problem, one line each.
 
-    The command a shared repository's CI runs on each contribution (docs/board.md).
+    Problems: folders left out, runs whose recorded metrics disagree with their
+    predictions, the same predictions under two owners, look-alike names. The command a
+    shared repository's CI runs on each contribution (docs/board.md).
     """
+    from squad.board.safety import one_line
     from squad.board.site import check_board
 
-    runs, problems = check_board(path, cache=_score_cache(cache, cache_dir))
+    runs, problems = check_board(
+        path, cache=_score_cache(cache, cache_dir), signers=_signers(signers_file)
+    )
     for line in problems:
-        click.echo(line, err=True)
+        click.echo(one_line(line, 4000), err=True)
     tasks = len(runs.by_task())
+    apart = sum(1 for rec in runs.runs if not rec.get("_ranked"))
+    note = f" ({apart} listed apart, not ranked)" if apart else ""
     if problems:
         click.echo(
             f"{len(problems)} problem(s); {len(runs.runs)} run(s) in {tasks} task(s) "
-            "pass.",
+            f"pass{note}.",
             err=True,
         )
         sys.exit(1)
-    click.echo(f"{len(runs.runs)} run(s) in {tasks} task(s): every run folder passes.")
+    click.echo(
+        f"{len(runs.runs)} run(s) in {tasks} task(s): every run folder passes{note}."
+    )
 
 
 # --------------------------------------------------------------------------- grade

@@ -19,7 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from board_runs import HONEST, figure_png, honest_record, write_honest_runs, write_run
+from board_runs import (
+    HONEST,
+    figure_png,
+    file_entry,
+    honest_record,
+    write_honest_runs,
+    write_run,
+)
 from click.testing import CliRunner
 
 from squad.board.intake import PNG_MAGIC, load_runs, read_png, resolve_inside
@@ -161,6 +168,9 @@ def _hostile(root: Path, outside: Path) -> dict[str, str]:
     pd.DataFrame(
         {"record_id": eco["product_id"], "predicted": eco["category"]}
     ).to_parquet(wrong / "predictions.parquet")
+    listed = json.loads((wrong / "record.json").read_text())
+    listed["files"] = {"predictions.parquet": file_entry(wrong / "predictions.parquet")}
+    (wrong / "record.json").write_text(json.dumps(listed))
     linked = case(
         "symlink-predictions",
         "predictions file path 'predictions.parquet' leads outside its run folder",
@@ -268,11 +278,12 @@ def test_each_hostile_folder_is_left_out_with_one_warning(board):
 def test_honest_runs_rank_as_without_the_hostile_ones(board):
     """The honest task's ranking is the one the honest runs alone give."""
     alone = leaderboard_table(board["honest"])
-    mixed = leaderboard_table(board["root"], task="coding")
+    mixed = leaderboard_table(board["root"], task="soc2010")
     assert list(mixed["run_id"]) == list(alone["run_id"]) == [r[0] for r in HONEST]
     assert list(mixed["accuracy"]) == list(alone["accuracy"])
     assert list(mixed["member"]) == ["bob", "alice", "alice"]
-    task_pages = list((board["site"] / "tasks").glob("coding-*.html"))
+    assert list(mixed["rank"]) == [1, 2, 3]
+    task_pages = list((board["site"] / "tasks").glob("soc2010-*.html"))
     assert len(task_pages) == 1
     text = task_pages[0].read_text()
     ranked = [text.index(f">{run_id}<") for run_id, *_ in HONEST]
@@ -330,11 +341,15 @@ def test_check_names_every_bad_folder_and_leaderboard_keeps_going(board):
     for name in board["expected"]:
         assert f"Skipping run folder hostile/{name}: " in check.stderr, name
     assert check.stderr.endswith(
-        f"{len(board['expected'])} problem(s); 6 run(s) in 3 task(s) pass.\n"
+        f"{len(board['expected'])} problem(s); 6 run(s) in 3 task(s) pass "
+        "(3 listed apart, not ranked).\n"
     )
     result = board["leaderboard"]
     assert result.exit_code == 0, result.output
-    assert "Task coding: 3 run(s), 2 member(s), ranked by accuracy" in result.output
+    assert (
+        "Task soc2010/stratified: 3 run(s), 2 member(s), 3 ranked by accuracy"
+        in result.output
+    )
     assert "mallory" not in result.output and "bb00000000" not in result.output
 
 
@@ -343,8 +358,8 @@ def test_two_members_sharing_a_run_id_get_a_page_each(board):
     """The same run id from two members: both ranked, neither page overwrites the other."""
     table = leaderboard_table(board["root"], task="shared")
     assert list(zip(table["run_id"], table["member"], strict=True)) == [
-        ("dd0000000001", "bob"),
         ("dd0000000001", "alice"),
+        ("dd0000000001", "bob"),
     ]
     pages = sorted((board["site"] / "runs").glob("dd0000000001-*.html"))
     assert len(pages) == 2

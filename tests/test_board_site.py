@@ -9,7 +9,13 @@ import shutil
 
 import pandas as pd
 import pytest
-from board_runs import HONEST, honest_record, write_honest_runs, write_run
+from board_runs import (
+    HONEST,
+    file_entry,
+    honest_record,
+    write_honest_runs,
+    write_run,
+)
 from click.testing import CliRunner
 
 from squad.board.cache import ScoreCache
@@ -51,7 +57,10 @@ def test_runs_of_different_tasks_are_never_ranked_together(tmp_path):
         "soc2010/head_word",
         "soc2010/stratified",
     ]
-    assert list(tables[Task("soc2010", "stratified")]["rank"]) == [1, 2]
+    assert list(tables[Task("soc2010", "stratified")]["run_id"]) == [
+        "aa0000000001",
+        "aa0000000002",
+    ]
     with pytest.raises(ValueError, match=r"belong to 4 tasks \(ecoicop/grouped/en, "):
         leaderboard_table(tmp_path)
     table = leaderboard_table(tmp_path, task="soc2010/head_word")
@@ -62,8 +71,8 @@ def test_runs_of_different_tasks_are_never_ranked_together(tmp_path):
     assert result.exit_code == 0, result.output
     headings = [line for line in result.output.splitlines() if line.startswith("Task")]
     assert headings == [
-        "Task ecoicop/grouped/en: 1 run(s), 1 member(s), ranked by accuracy",
-        "Task ecoicop/grouped/pl: 1 run(s), 1 member(s), ranked by accuracy",
+        "Task ecoicop/grouped/en: 1 run(s), 1 member(s), 0 ranked by accuracy",
+        "Task ecoicop/grouped/pl: 1 run(s), 1 member(s), 0 ranked by accuracy",
     ]
     bad = CliRunner().invoke(main, ["leaderboard", str(tmp_path), "--task", "lfs"])
     assert bad.exit_code == 2
@@ -112,12 +121,15 @@ def test_build_site_writes_index_task_and_run_pages(tmp_path):
     """Index with leader, runs and members; a page per task and run; PNG files only."""
     runs = tmp_path / "runs"
     write_honest_runs(runs)
-    _task_run(runs / "other", "ff0000000001", "soc2010", 0.5)
+    _task_run(runs / "other", "ff0000000001", "ecoicop", 0.5)
     result = build_site(runs, tmp_path / "site")
     assert (result.tasks, result.runs, result.rejected) == (2, 4, [])
     assert result.figures_drawn == 3
     index = (tmp_path / "site" / "index.html").read_text()
-    row = re.search(r'<a href="(tasks/coding-[0-9a-f]{8}\.html)">coding</a>', index)
+    row = re.search(
+        r'<a href="(tasks/soc2010-stratified-[0-9a-f]{8}\.html)">soc2010 · stratified',
+        index,
+    )
     assert row is not None
     assert ">bob (tfidf)</a></td>\n<td>0.8000</td><td>3</td><td>2</td>" in index
     task = (tmp_path / "site" / row.group(1)).read_text()
@@ -148,7 +160,7 @@ def test_build_site_writes_index_task_and_run_pages(tmp_path):
     assert (again.tasks, again.runs, again.figures_drawn) == (1, 3, 0)
     assert len(list((tmp_path / "site" / "runs").iterdir())) == 3
     assert len(list((tmp_path / "site" / "tasks").iterdir())) == 1
-    assert "soc2010" not in (tmp_path / "site" / "index.html").read_text()
+    assert "ecoicop" not in (tmp_path / "site" / "index.html").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -162,10 +174,14 @@ def soc_run(tmp_path_factory):
     record["metrics"] = {"accuracy": float((predicted == test["soc2010"]).mean())}
     record["figures"] = {}
     record["provenance"]["dataset"] = {"name": "soc2010"}
-    write_run(folder, record)
+    folder.mkdir(parents=True)
     pd.DataFrame({"record_id": test["record_id"], "predicted": predicted}).to_parquet(
         folder / "predictions.parquet"
     )
+    record["files"] = {
+        "predictions.parquet": file_entry(folder / "predictions.parquet")
+    }
+    write_run(folder, record)
     return folder
 
 
@@ -183,7 +199,11 @@ def test_scoring_cache_scores_each_predictions_file_once(soc_run, tmp_path):
     frame.loc[1, "predicted"] = (
         "1116" if frame.loc[1, "predicted"] != "1116" else "1115"
     )
-    frame.to_parquet(runs / "ab0000000001" / "predictions.parquet")
+    folder = runs / "ab0000000001"
+    frame.to_parquet(folder / "predictions.parquet")
+    record = json.loads((folder / "record.json").read_text())
+    record["files"]["predictions.parquet"] = file_entry(folder / "predictions.parquet")
+    (folder / "record.json").write_text(json.dumps(record))
     third = board_runs(runs, cache=cache).runs[0]
     assert cache.misses == 2
     assert third["metrics"]["accuracy"] < first["metrics"]["accuracy"]
@@ -197,7 +217,7 @@ def test_board_check_names_a_disagreeing_run(soc_run, tmp_path):
     shutil.copytree(soc_run, runs / "ons" / "ab0000000001")
     clean = CliRunner().invoke(main, ["board", "check", str(runs)])
     assert clean.exit_code == 0, clean.output
-    assert clean.output == "4 run(s) in 2 task(s): every run folder passes.\n"
+    assert clean.output == "4 run(s) in 1 task(s): every run folder passes.\n"
     record = json.loads((runs / "ons" / "ab0000000001" / "record.json").read_text())
     true_accuracy = record["metrics"]["accuracy"]
     record["metrics"]["accuracy"] = 0.99

@@ -8,7 +8,9 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from board_runs import scored_run
 from click.testing import CliRunner
 from matplotlib.figure import Figure
 
@@ -20,6 +22,7 @@ from squad.board.leaderboard import (
     lower_is_better,
 )
 from squad.board.mlflow_export import export_to_mlflow
+from squad.board.site import build_site
 from squad.cli import main
 from squad.record import write_record
 from squad.runs.executor import open_sweep_executor
@@ -35,6 +38,7 @@ def _write(
     member="statcan",
     status="ok",
     end="2026-01-01T10:00:00+00:00",
+    dataset=None,
     **metrics,
 ):
     """Write a small run record by hand (as a run folder)."""
@@ -51,51 +55,87 @@ def _write(
         "timings": {"end": end},
         "provenance": {"member": member},
     }
+    if dataset is not None:
+        record["provenance"]["dataset"] = {"name": dataset}
     write_record(folder / run_id, record)
     return record
 
 
 def test_leaderboard_ranks_by_accuracy_and_drops_failed(tmp_path):
     """Higher accuracy ranks first; failed runs are listed only on request."""
-    _write(
-        tmp_path,
-        "aa0000000001",
-        accuracy=0.61,
-        accuracy_level_4=0.61,
-        accuracy_level_1=0.9,
-    )
-    _write(tmp_path, "bb0000000002", accuracy=0.74, accuracy_level_4=0.74)
-    _write(tmp_path, "cc0000000003", accuracy=0.70)
-    _write(tmp_path, "dd0000000004", status="error")
+    scored_run(tmp_path / "a", "aa0000000001", "statcan", 0.61)
+    scored_run(tmp_path / "b", "bb0000000002", "statcan", 0.74, seed=1)
+    scored_run(tmp_path / "c", "cc0000000003", "statcan", 0.70, seed=2)
+    _write(tmp_path, "dd0000000004", status="error", dataset="soc2010")
     table = leaderboard_table(tmp_path)
     assert list(table["run_id"]) == ["bb0000000002", "cc0000000003", "aa0000000001"]
     assert list(table["rank"]) == [1, 2, 3]
     assert list(table.columns[:3]) == ["rank", "accuracy", "accuracy_level_4"]
     assert {"model", "member", "date"} <= set(table.columns)
     assert table["date"].iloc[0] == "2026-01-01 10:00"
+    assert set(table["check"]) == {"verified"}
     with_failed = leaderboard_table(tmp_path, include_failed=True)
     assert list(with_failed["status"]) == ["ok", "ok", "ok", "error"]
     assert with_failed["rank"].isna().tolist() == [False, False, False, True]
 
 
+def test_a_claimed_score_never_leads(tmp_path):
+    """A run without predictions claiming 0.999 is listed apart, unranked, below every
+    scored run, in the table, the terminal and the site's index."""
+    scored_run(tmp_path / "bob", "bb0000000002", "bob", 0.6)
+    _write(
+        tmp_path / "alice",
+        "aa0000000001",
+        member="alice",
+        accuracy=0.999,
+        params={"model": "bb"},
+        dataset="soc2010",
+    )
+    table = leaderboard_table(tmp_path)
+    assert list(table["run_id"]) == ["bb0000000002", "aa0000000001"]
+    assert table["rank"].tolist()[0] == 1 and pd.isna(table["rank"].tolist()[1])
+    assert list(table["check"]) == ["verified", "self-reported"]
+    result = CliRunner().invoke(main, ["leaderboard", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].endswith("1 ranked by accuracy")
+    assert lines[2].split()[0] == "1" and "bob" in lines[2]
+    assert lines[3].startswith("Not ranked (1): self-reported")
+    assert lines[5].split()[:2] == ["-", "0.9990"]
+    site = build_site(tmp_path, tmp_path / "site")
+    index = (site.out / "index.html").read_text()
+    assert ">bob (bb)</a>" in index and "0.9990" not in index and "alice" not in index
+
+
+def test_only_self_reported_runs_leave_the_task_without_a_leader(tmp_path):
+    """A task whose runs all lack predictions has no leader on the index."""
+    _write(tmp_path, "aa0000000001", accuracy=0.99)
+    site = build_site(tmp_path, tmp_path / "site")
+    index = (site.out / "index.html").read_text()
+    assert "statcan" not in index and "0.9900" not in index
+
+
 def test_leaderboard_lower_is_better_metrics_rank_ascending(tmp_path):
     """Losses and errors rank smallest first; runs without the metric come last."""
-    _write(tmp_path, "aa0000000001", log_loss=0.9)
-    _write(tmp_path, "bb0000000002", log_loss=0.3)
-    _write(tmp_path, "cc0000000003", accuracy=0.5)
+    scored_run(tmp_path / "a", "aa0000000001", "ons", 0.5, metrics={"log_loss": 0.9})
+    scored_run(tmp_path / "b", "bb0000000002", "ons", 0.5, metrics={"log_loss": 0.3})
+    scored_run(tmp_path / "c", "cc0000000003", "ons", 0.5)
     table = leaderboard_table(tmp_path, "log_loss")
     assert list(table["run_id"]) == ["bb0000000002", "aa0000000001", "cc0000000003"]
+    assert list(table["rank"]) == [1, 2, 3]
     assert lower_is_better("expected_calibration_error") and lower_is_better("rmse")
     assert not lower_is_better("top_5_accuracy")
 
 
 def test_leaderboard_finds_metrics_inside_recorded_dicts(tmp_path):
     """A recorded report dict is flattened; a bare name matches its unique key."""
-    _write(tmp_path, "aa0000000001", report={"accuracy": 0.8, "n": 10, "labels": ["a"]})
-    _write(tmp_path, "bb0000000002", report={"accuracy": 0.9, "n": 10})
-    table = leaderboard_table(tmp_path)
-    assert table.attrs["metric"] == "report.accuracy"
-    assert list(table["report.accuracy"]) == [0.9, 0.8]
+    report = {"kappa": 0.8, "n_classes": 10, "labels": ["a"]}
+    scored_run(tmp_path / "a", "aa0000000001", "ons", 0.5, metrics={"report": report})
+    report = {"kappa": 0.9, "n_classes": 10}
+    scored_run(tmp_path / "b", "bb0000000002", "ons", 0.5, metrics={"report": report})
+    table = leaderboard_table(tmp_path, "kappa")
+    assert table.attrs["metric"] == "report.kappa"
+    assert list(table["report.kappa"]) == [0.9, 0.8]
 
 
 def test_leaderboard_unknown_metric_lists_the_recorded_ones(tmp_path):
@@ -152,8 +192,8 @@ def test_format_table_prints_parameters_as_given(tmp_path):
         "run_id",
         "check",
     ]
-    assert lines[1].split()[:3] == ["1", "0.6123", "1.0"]
-    assert lines[1].split()[-1] == "self-reported"  # no predictions file
+    assert lines[1].split()[:3] == ["-", "0.6123", "1.0"]  # no predictions: no rank
+    assert lines[1].split()[-1] == "self-reported"
     assert format_table(leaderboard_table(tmp_path).iloc[0:0]) == "(no runs)"
 
 
@@ -165,18 +205,14 @@ def test_write_html_embeds_curves_levels_parameters_and_figures(tmp_path):
     """The page is self-contained: table plus PNG figures inline."""
     runs = tmp_path / "runs"
     for i, (model, acc) in enumerate([("lookup", 0.6), ("tfidf", 0.7), ("nb", 0.65)]):
-        _write(
-            runs,
+        scored_run(
+            runs / f"{i:012d}",
             f"{i:012d}",
+            "statcan",
+            acc,
             params={"model": model, "C": float(i)},
-            accuracy=acc,
-            accuracy_level_1=0.9,
-            accuracy_level_2=0.8,
-            accuracy_level_4=acc,
-            automation_curve={
-                "automation_rate": [0.2, 0.6, 1.0],
-                "accuracy": [1.0, 0.9, acc],
-            },
+            confidence=True,
+            seed=i,
         )
     fig = Figure()
     fig.add_subplot().plot([1, 2])
@@ -206,19 +242,21 @@ def test_write_html_embeds_curves_levels_parameters_and_figures(tmp_path):
 
 def test_cli_leaderboard_prints_and_writes_html(tmp_path):
     """`squad leaderboard` prints the table, writes the page, and reports bad metrics in one line."""
-    _write(tmp_path / "runs", "aa0000000001", accuracy=0.5)
-    _write(tmp_path / "runs", "bb0000000002", accuracy=0.75)
+    scored_run(tmp_path / "runs" / "a", "aa0000000001", "statcan", 0.5)
+    scored_run(tmp_path / "runs" / "b", "bb0000000002", "statcan", 0.75)
     html = tmp_path / "board.html"
     result = CliRunner().invoke(
         main, ["leaderboard", str(tmp_path / "runs"), "--html", str(html)]
     )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "Task coding: 2 run(s), 1 member(s), ranked by accuracy"
-    assert lines[2].split()[:2] == ["1", "0.7500"] and lines[3].split()[:2] == [
-        "2",
-        "0.5000",
-    ]
+    assert lines[0] == (
+        "Task soc2010/stratified: 2 run(s), 1 member(s), 2 ranked by accuracy"
+    )
+    assert [line.split()[0] for line in lines[2:4]] == ["1", "2"]
+    assert [float(line.split()[1]) for line in lines[2:4]] == pytest.approx(
+        [0.75, 0.5], abs=1e-3
+    )
     assert lines[-1] == f"Wrote {html}"
     assert html.read_text().startswith("<!DOCTYPE html>")
     bad = CliRunner().invoke(
@@ -226,7 +264,9 @@ def test_cli_leaderboard_prints_and_writes_html(tmp_path):
     )
     assert bad.exit_code == 2
     assert (
-        bad.output.startswith("Error: No ok run of task coding recorded metric ")
+        bad.output.startswith(
+            "Error: No ok run of task soc2010/stratified recorded metric "
+        )
         and len(bad.output.splitlines()) == 1
     )
 
@@ -273,10 +313,11 @@ def test_records_from_two_members_merge(merged_runs, tmp_path):
         (2, "bob"),
         (3, "bob"),
     ]
-    assert list(table["x"]) == sorted(table["x"], reverse=True)  # accuracy grows with x
+    # The notebook saves no predictions: every run is listed, none ranked.
+    assert table["rank"].isna().all() and set(table["check"]) == {"self-reported"}
     page = write_html(board, tmp_path / "board.html").read_text()
-    assert "<h2>Automation curves</h2>" in page and "x=3 (bob)" in page
-    assert "<h2>Figures of the best run (x=3 (bob))</h2>" in page
+    assert page.count(">self-reported</td>") == 4
+    assert "<h2>Automation curves</h2>" not in page
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from board_runs import file_entry
 from click.testing import CliRunner
 
 from squad.board.html import write_html
@@ -41,6 +42,10 @@ def _kit_run(runs: Path, run_id: str, *, model: str = "complement_nb") -> Path:
             "run_id": run_id,
             "parameters": {"dataset": "ecoicop", "model": model},
             "metrics": metrics,
+            "files": {  # as squad run lists what the notebook wrote
+                name: file_entry(folder / name)
+                for name in ("predictions.parquet", "predictions.csv")
+            },
             "status": "ok",
             "timings": {"end": "2026-01-01T10:00:00+00:00"},
             "provenance": {"member": "gus", "dataset": task.provenance()},
@@ -147,10 +152,14 @@ def test_invalid_predictions_in_a_run_are_left_out(kit_runs, tmp_path, caplog):
     folder = tmp_path / "coding" / "bb0000000002"
     source = kit_runs / "coding" / "aa0000000001"
     folder.mkdir(parents=True)
-    (folder / "record.json").write_text((source / "record.json").read_text())
     pd.read_parquet(source / "predictions.parquet").iloc[10:].to_parquet(
         folder / "predictions.parquet"
     )
+    record = json.loads((source / "record.json").read_text())
+    record["files"] = {
+        "predictions.parquet": file_entry(folder / "predictions.parquet")
+    }
+    (folder / "record.json").write_text(json.dumps(record))
     scored = score_run(folder)
     assert scored.status == "invalid" and scored.metrics == {}
     assert "10 test ids missing" in scored.reason
@@ -241,3 +250,47 @@ def test_real_coding_run_is_verified_and_joins_a_submission(tmp_path):
     table = leaderboard_table(tmp_path / "runs" / "coding")
     assert list(table["check"]) == ["verified", "verified"]
     assert table["accuracy"].iloc[0] == table["accuracy"].iloc[1]
+    # The same predictions under two members: a copy, flagged on both rows.
+    assert all(f.startswith("same predictions as run") for f in table["flags"])
+
+
+def test_scores_from_worker_processes_equal_scores_made_in_process(
+    tmp_path, monkeypatch
+):
+    """A board large enough to score on workers ranks exactly as one scored serially."""
+    from board_runs import scored_run
+
+    from squad.board import prescore
+    from squad.board.leaderboard import board_runs
+
+    for i, acc in enumerate([0.5, 0.7, 0.6]):
+        scored_run(tmp_path / str(i), f"aa000000000{i}", "ons", acc, seed=i)
+    bad = scored_run(tmp_path / "bad", "bb0000000001", "ons", 0.5, seed=9)
+    pd.read_parquet(bad / "predictions.parquet").iloc[5:].to_parquet(
+        bad / "predictions.parquet"
+    )
+    record = json.loads((bad / "record.json").read_text())
+    record["files"]["predictions.parquet"] = file_entry(bad / "predictions.parquet")
+    (bad / "record.json").write_text(json.dumps(record))
+    monkeypatch.setattr(prescore, "MIN_RUNS", 2)
+    handed = []
+    original = prescore.prescore
+    monkeypatch.setattr(
+        prescore,
+        "prescore",
+        lambda records, cache, **kw: handed.append(original(records, cache, jobs=2)),
+    )
+    parallel = board_runs(tmp_path, warn=False)
+    assert handed == [4]
+    monkeypatch.setattr(prescore, "MIN_RUNS", 10**9)
+    serial = board_runs(tmp_path, warn=False)
+    for a, b in zip(parallel.runs, serial.runs, strict=True):
+        assert (a["run_id"], a["metrics"], a["_digest"]) == (
+            b["run_id"],
+            b["metrics"],
+            b["_digest"],
+        )
+    assert [r.line(tmp_path) for r in parallel.rejected] == [
+        r.line(tmp_path) for r in serial.rejected
+    ]
+    assert "5 test ids missing" in parallel.rejected[0].problem

@@ -23,12 +23,12 @@ from typing import Any
 from squad import __version__
 from squad._atomic import atomic_write_json, file_sha256
 
-__all__ = ["SCORING_VERSION", "ScoreCache"]
+__all__ = ["SCORING_VERSION", "MemoryScoreCache", "ScoreCache"]
 
 logger = logging.getLogger("squad")
 
 #: Bump when scoring changes what it computes: every cached score is then recomputed.
-SCORING_VERSION = 1
+SCORING_VERSION = 2
 
 
 class ScoreCache:
@@ -64,6 +64,7 @@ class ScoreCache:
         self.hits = 0
         self.misses = 0
         self._datasets: dict[str, str] = {}
+        self._read: dict[str, dict[str, Any]] = {}
 
     def dataset_sha256(self, name: str) -> str:
         """The content checksum of dataset ``name`` (looked up once per cache)."""
@@ -79,10 +80,15 @@ class ScoreCache:
         dataset: str,
         protocol: str | None,
         language: str | None,
+        *,
+        sha256: str | None = None,
     ) -> str:
-        """The entry's key: sha256 of the predictions, the dataset and the scoring."""
+        """The entry's key: sha256 of the predictions, the dataset and the scoring.
+
+        ``sha256`` is the predictions file's, when already known (checked).
+        """
         parts = [
-            file_sha256(predictions),
+            sha256 or file_sha256(predictions),
             self.dataset_sha256(dataset),
             dataset,
             protocol or "",
@@ -97,16 +103,21 @@ class ScoreCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The entry for ``key``, or None (counted as a hit or a miss)."""
+        if key in self._read:  # asked again in the same build
+            self.hits += 1
+            return self._read[key]
         try:
             entry = json.loads(self._path(key).read_text("utf-8"))
         except (OSError, ValueError):
             entry = None
         if not isinstance(entry, dict) or not (
-            isinstance(entry.get("metrics"), dict) or "reason" in entry
+            (isinstance(entry.get("metrics"), dict) and "digest" in entry)
+            or "reason" in entry
         ):
             self.misses += 1
             return None
         self.hits += 1
+        self._read[key] = entry
         return entry
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
@@ -115,3 +126,34 @@ class ScoreCache:
             atomic_write_json(self._path(key), entry)
         except OSError as err:
             logger.warning("Cannot write the scoring cache in %s: %s", self.folder, err)
+
+
+class MemoryScoreCache(ScoreCache):
+    """A :class:`ScoreCache` held in memory only, for one build without a disk cache.
+
+    Parallel scoring (:mod:`squad.board.prescore`) hands its results to the build
+    through it when ``--no-cache`` is given.
+
+    Examples
+    --------
+    >>> cache = MemoryScoreCache()
+    >>> cache.put("k", {"reason": "bad"}); cache.get("k")
+    {'reason': 'bad'}
+    """
+
+    def __init__(self, *, data_home: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(Path("."), data_home=data_home)
+        self._entries: dict[str, dict[str, Any]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The entry for ``key``, or None (counted as a hit or a miss)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return entry
+
+    def put(self, key: str, entry: dict[str, Any]) -> None:
+        """Keep ``entry`` under ``key`` for this process."""
+        self._entries[key] = entry

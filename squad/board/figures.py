@@ -18,9 +18,12 @@ from typing import Any
 
 import pandas as pd
 
-from squad.board.leaderboard import _LEVEL, _cell, _is_number, _member, flat_metrics
+from squad.board.identity import member_name
+from squad.board.leaderboard import LEVEL_METRIC, flat_metrics, is_number, table_cell
+from squad.board.safety import one_line
 
 __all__ = [
+    "MAX_PANELS",
     "automation_png",
     "hierarchy_png",
     "parameters_png",
@@ -32,15 +35,16 @@ logger = logging.getLogger("squad")
 
 def run_label(rec: Mapping[str, Any], params: list[str]) -> str:
     """``name=value, ... (member)`` for a run, or ``run <id>`` without parameters."""
-    parts = [f"{n}={_cell(rec['parameters'].get(n))}" for n in params]
-    member = _member(rec)
+    parts = [f"{n}={table_cell(rec['parameters'].get(n))}" for n in params]
+    member = member_name(rec)
     text = ", ".join(parts) or f"run {rec['run_id']}"
-    return f"{text} ({member})" if member else text
+    return one_line(f"{text} ({member})" if member else text, 200)
 
 
 def _plain(text: str) -> str:
-    """Text matplotlib draws as it is (``$`` would start mathtext)."""
-    return text.replace("$", r"\$")[:80]
+    """Text matplotlib draws as it is: no mathtext (``$``), no control or invisible
+    character (shown as a visible escape), at most 80 characters."""
+    return one_line(text, 80).replace("$", r"\$")
 
 
 def png_bytes(fig: Any) -> bytes:
@@ -79,7 +83,10 @@ def automation_png(records: list[Mapping[str, Any]], params: list[str]) -> bytes
 
         return png_bytes(plot_automation_curve(curves))
     except (ValueError, KeyError) as err:
-        logger.info("Drawing automation curves without squad.evaluation.plots: %s", err)
+        logger.info(
+            "Drawing automation curves without squad.evaluation.plots: %s",
+            one_line(err),
+        )
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 4), layout="constrained")
@@ -98,7 +105,7 @@ def hierarchy_png(records: list[Mapping[str, Any]], params: list[str]) -> bytes 
     for rec in records:
         found = {}
         for name, value in flat_metrics(rec.get("metrics") or {}).items():
-            match = _LEVEL.search(name)
+            match = LEVEL_METRIC.search(name)
             if match:
                 found[f"accuracy_level_{match.group(1)}"] = value
         if found:
@@ -111,7 +118,8 @@ def hierarchy_png(records: list[Mapping[str, Any]], params: list[str]) -> bytes 
         return png_bytes(plot_hierarchical_accuracy(levels))
     except (ValueError, KeyError) as err:
         logger.info(
-            "Drawing hierarchy accuracy without squad.evaluation.plots: %s", err
+            "Drawing hierarchy accuracy without squad.evaluation.plots: %s",
+            one_line(err),
         )
     from matplotlib.figure import Figure
 
@@ -126,28 +134,46 @@ def hierarchy_png(records: list[Mapping[str, Any]], params: list[str]) -> bytes 
     return png_bytes(fig)
 
 
+#: Most panels of the metric-against-parameters figure (four to a row).
+MAX_PANELS = 20
+#: Most values of a text parameter named on a panel's axis.
+MAX_TICKS = 30
+
+
 def parameters_png(table: pd.DataFrame, metric: str, params: list[str]) -> bytes | None:
-    """The metric against each varying parameter, one panel each (None if < 2 runs)."""
+    """The metric against each varying parameter, one panel each (None if < 2 runs).
+
+    At most :data:`MAX_PANELS` panels, four to a row.
+    """
     ranked = table[table["rank"].notna()]
     params = [p for p in params if p in table.columns]
     if not params or len(ranked) < 2:
         return None
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(4 * len(params), 3.2), layout="constrained")
-    axes = fig.subplots(1, len(params), squeeze=False)[0]
-    for ax, name in zip(axes, params, strict=True):
+    params = params[:MAX_PANELS]
+    ncols = min(len(params), 4)
+    nrows = -(-len(params) // ncols)
+    fig = Figure(figsize=(4 * ncols, 3.2 * nrows), layout="constrained")
+    grid = fig.subplots(nrows, ncols, squeeze=False)
+    axes = [ax for row in grid for ax in row]
+    for ax in axes[len(params) :]:
+        ax.set_visible(False)
+    for ax, name in zip(axes, params, strict=False):
         values = ranked[name]
         y = ranked[metric].astype(float)
-        if all(_is_number(v) for v in values):
+        if all(is_number(v) for v in values):
             ax.scatter(values.astype(float), y)
         else:
             cats = sorted({str(v) for v in values})
             x = [cats.index(str(v)) for v in values]
             ax.scatter(x, y)
-            ax.set_xticks(range(len(cats)), [_plain(c) for c in cats], rotation=30)
-            for label in ax.get_xticklabels():
-                label.set_horizontalalignment("right")
+            if len(cats) <= MAX_TICKS:
+                ax.set_xticks(range(len(cats)), [_plain(c) for c in cats], rotation=30)
+                for label in ax.get_xticklabels():
+                    label.set_horizontalalignment("right")
+            else:  # too many values to name: one position each, unlabelled
+                ax.set_xticks([])
         ax.set_xlabel(_plain(name))
         ax.set_ylabel(metric)
         ax.grid(True, alpha=0.3)

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from squad._atomic import atomic_write_text
+from squad.board.identity import member_name
 from squad.board.leaderboard import (
     BoardRuns,
-    _cell,
-    _member,
     board_runs,
     leaderboard_tables,
+    table_cell,
 )
 from squad.board.pages import data_uri, render, task_view
 
@@ -77,8 +77,8 @@ def write_html(
     ...     _ = write_record(runs / run_id, {"experiment": "demo", "run_id": run_id,
     ...         "parameters": {"C": acc}, "metrics": {"accuracy": acc}, "status": "ok"})
     >>> page = write_html(runs, runs / "board.html").read_text()
-    >>> page.count("data:image/png;base64")  # accuracy against C
-    1
+    >>> page.count(">self-reported</td>")  # no predictions saved: listed, not ranked
+    2
     """
     runs = path if isinstance(path, BoardRuns) else board_runs(path, where=where)
     tables = leaderboard_tables(runs, metric, include_failed=True, task=task)
@@ -88,11 +88,11 @@ def write_html(
     ]
     records = [r for table in tables.values() for r in table.attrs["records"]]
     n_ok = sum(1 for r in records if r.get("status") == "ok")
-    members = sorted({_member(r) for r in records if _member(r)})
+    members = sorted({member_name(r) for r in records})
     name = "runs" if isinstance(path, BoardRuns) else Path(path).name
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     title = f"Leaderboard: {name}" + "".join(
-        f", {k}={_cell(v)}" for k, v in (where or {}).items()
+        f", {k}={table_cell(v)}" for k, v in (where or {}).items()
     )
     page = render(
         "board.html",

@@ -14,17 +14,28 @@ each run before anything of it is used:
 - every figure is a real PNG (magic bytes and header), at most
   :data:`~squad.board.schema.FIGURE_MAX_BYTES` and
   :data:`~squad.board.schema.FIGURE_MAX_PIXELS` wide and high;
-- one member's run id names one run: copies of the same run keep the latest; different
-  runs under one id and member are a conflict, and all of them are left out (which is
-  genuine cannot be told). Two members may share a run id (the kit derives it from the
-  notebook and parameters): both are kept.
+- no string in the record holds a lone surrogate (no page or file could hold it), and
+  the keys of a metric that is a dict are names (they become columns);
+- every file the board uses is checked against the sha256 the record gives in
+  ``files``: the predictions file must be listed there and match, a figure listed
+  there must match (a signed run's figures must be listed);
+- ``record.json.sig``, if present, is a valid signature of the bytes of
+  ``record.json`` (see :mod:`squad.board.signing`); with a signers file, its key gives
+  the run's owner (:mod:`squad.board.identity`);
+- copies of one run are kept once and clashing copies are left out, each named, by
+  :func:`squad.board.identity.resolve_copies`.
 
-A run that fails a check is left out with one warning line naming its folder and the
-problem (:class:`Rejected`); the others are kept. Nothing here raises on bad content.
+The tree is walked with a stack, not recursion, down to
+:data:`~squad.board.schema.FOLDER_MAX_DEPTH` folders; a deeper folder is left out and
+named. A run that fails a check is left out with one warning line naming its folder and
+the problem (:class:`Rejected`), every character of it printable; the others are kept.
+Nothing here raises on bad content.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import math
@@ -35,13 +46,24 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from squad.board.identity import (
+    RunSignature,
+    claimed_member,
+    end_time,
+    identify,
+    resolve_copies,
+)
+from squad.board.safety import find_surrogate, json_depth, one_line
 from squad.board.schema import (
     FIGURE_MAX_BYTES,
     FIGURE_MAX_PIXELS,
+    FOLDER_MAX_DEPTH,
     PREDICTIONS_MAX_BYTES,
     RECORD_JSON_SCHEMA,
     RECORD_MAX_BYTES,
+    RECORD_MAX_DEPTH,
 )
+from squad.board.signing import SIGNATURE_FILE, SignatureError, Signers
 from squad.errors import MissingFileError
 from squad.record import RECORD_FILE
 
@@ -50,8 +72,11 @@ __all__ = [
     "Intake",
     "RunProblem",
     "Rejected",
+    "check_run_folder",
+    "find_records",
     "load_runs",
     "one_line",
+    "read_checked_record",
     "read_png",
     "resolve_inside",
 ]
@@ -76,7 +101,8 @@ class Rejected:
     def line(self, root: Path | None = None) -> str:
         """The one warning line: ``Skipping run folder <folder>: <problem>``."""
         shown = self.folder if root is None else _relative(self.folder, root)
-        return f"Skipping run folder {one_line(str(shown))}: {self.problem}"
+        problem = one_line(self.problem, 2000)
+        return f"Skipping run folder {one_line(str(shown))}: {problem}"
 
 
 @dataclass
@@ -88,24 +114,13 @@ class Intake:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-def one_line(text: str, limit: int = 300) -> str:
-    """``text`` as one printable line (control characters escaped), shortened.
-
-    Examples
-    --------
-    >>> one_line("a\\nb\\x1b[31m")
-    'a\\\\nb\\\\x1b[31m'
-    """
-    out = "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
-        for ch in str(text)
-    )
-    return out if len(out) <= limit else out[: limit - 3] + "..."
-
-
 # --------------------------------------------------------------------------- paths
-def resolve_inside(folder: Path, rel: Any, what: str) -> Path:
+def resolve_inside(
+    folder: Path, rel: Any, what: str, *, base: Path | None = None
+) -> Path:
     """Resolve ``rel`` inside ``folder``; refuse any path that could lead out of it.
+
+    ``base`` is ``folder.resolve()``, when the caller has it already.
 
     Raises
     ------
@@ -131,8 +146,13 @@ def resolve_inside(folder: Path, rel: Any, what: str) -> Path:
         raise RunProblem(f"{what} path {shown} is absolute")
     if ".." in pure.parts:
         raise RunProblem(f"{what} path {shown} goes up with '..'")
-    base = folder.resolve()
-    target = (base / pure).resolve()
+    base = base or folder.resolve()
+    target = base
+    for part in pure.parts:  # no '..': only a symlink can lead out
+        target = target / part
+        if target.is_symlink():
+            target = (base / pure).resolve()
+            break
     if not target.is_relative_to(base):
         raise RunProblem(f"{what} path {shown} leads outside its run folder (symlink)")
     return target
@@ -150,13 +170,25 @@ def _regular_file(path: Path, what: str, limit: int) -> os.stat_result:
     return info
 
 
-def read_png(folder: Path, rel: Any, name: str) -> bytes:
+def read_png(folder: Path, rel: Any, name: str, sha256: str | None = None) -> bytes:
     """Read figure ``rel`` of a run folder after every check; return its bytes.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        The run folder.
+    rel : str
+        The figure's path in it.
+    name : str
+        The figure's name (for messages).
+    sha256 : str, optional
+        The sha256 the record gives the file; the bytes read must have it.
 
     Raises
     ------
     RunProblem
-        If the path leads out, the file is too large, or it is not a PNG of a sane size.
+        If the path leads out, the file is too large or differs from ``sha256``, or it
+        is not a PNG of a sane size.
     """
     what = f"figure {one_line(repr(name), 60)}"
     path = resolve_inside(folder, rel, what)
@@ -165,6 +197,8 @@ def read_png(folder: Path, rel: Any, name: str) -> bytes:
         data = fh.read(FIGURE_MAX_BYTES + 1)
     if len(data) > FIGURE_MAX_BYTES:
         raise RunProblem(f"{what} is larger than {FIGURE_MAX_BYTES:,} bytes")
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise RunProblem(f"{what} differs from the sha256 its record gives")
     if not data.startswith(PNG_MAGIC) or data[12:16] != b"IHDR" or len(data) < 33:
         raise RunProblem(f"{what} is not a PNG image")
     width, height = struct.unpack(">II", data[16:24])
@@ -209,7 +243,28 @@ def _validator() -> Any:
     return _VALIDATOR
 
 
+_FAST: Any = None
+
+
+def _fast_valid(data: Any) -> bool:
+    """Whether ``data`` passes the schema, by code fastjsonschema generates from it
+    (twenty times faster than jsonschema; a record it refuses goes to jsonschema,
+    which decides and words the problem)."""
+    global _FAST
+    import fastjsonschema
+
+    if _FAST is None:
+        _FAST = fastjsonschema.compile(RECORD_JSON_SCHEMA)
+    try:
+        _FAST(data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
 def _schema_problem(data: Any) -> str | None:
+    if _fast_valid(data):
+        return None
     errors = _validator().iter_errors(data)
     from jsonschema.exceptions import best_match
 
@@ -231,12 +286,21 @@ def read_checked_record(folder: Path) -> dict[str, Any]:
     RunProblem
         With the one-line reason.
     """
+    return _read_record(folder)[0]
+
+
+def _read_record(folder: Path) -> tuple[dict[str, Any], bytes]:
+    """The checked record of ``folder`` and the exact bytes it was read from."""
     path = folder / RECORD_FILE
     if path.is_symlink():
         raise RunProblem("record.json is a symlink")
     _regular_file(path, "record.json", RECORD_MAX_BYTES)
     try:
-        text = path.read_bytes()[: RECORD_MAX_BYTES + 1].decode("utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(RECORD_MAX_BYTES + 1)
+        if len(raw) > RECORD_MAX_BYTES:
+            raise RunProblem(f"record.json is larger than {RECORD_MAX_BYTES:,} bytes")
+        text = raw.decode("utf-8")
         data = json.loads(
             text,
             parse_float=_finite,
@@ -251,69 +315,176 @@ def read_checked_record(folder: Path) -> dict[str, Any]:
         raise RunProblem(
             f"record.json is not valid JSON ({one_line(err, 120)})"
         ) from err
+    except OSError as err:
+        raise RunProblem(f"record.json cannot be read ({err.strerror})") from err
+    if json_depth(data) > RECORD_MAX_DEPTH:
+        raise RunProblem(f"record.json nests more than {RECORD_MAX_DEPTH} levels deep")
+    where = find_surrogate(data)
+    if where is not None:
+        raise RunProblem(
+            f"record.json at {where} holds a lone surrogate (\\ud800-\\udfff), "
+            "which no page or file can show"
+        )
     problem = _schema_problem(data)
     if problem:
         raise RunProblem(problem)
-    return data
+    return data, raw
 
 
-def check_run_folder(folder: Path) -> dict[str, Any]:
-    """Check a run folder; return its record with ``_dir`` and ``_figures`` (name → path).
+def _listed_sha256(data: Mapping[str, Any], rel: str) -> str | None:
+    entry = (data.get("files") or {}).get(rel)
+    return entry.get("sha256") if isinstance(entry, Mapping) else None
+
+
+def _file_sha256(path: Path, limit: int, what: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        read = 0
+        while chunk := fh.read(1 << 20):
+            read += len(chunk)
+            if read > limit:
+                raise RunProblem(f"{what} is larger than {limit:,} bytes")
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _signature(
+    folder: Path, raw: bytes, signers: Signers | None
+) -> RunSignature | None:
+    """The run's verified signature, or None if it has none."""
+    from squad.board.signing import SIGNATURE_MAX_BYTES, key_fingerprint, verify_bytes
+
+    path = folder / SIGNATURE_FILE
+    if not (path.is_symlink() or path.exists()):
+        return None
+    if path.is_symlink():
+        raise RunProblem(f"{SIGNATURE_FILE} is a symlink")
+    _regular_file(path, SIGNATURE_FILE, SIGNATURE_MAX_BYTES)
+    try:
+        text = path.read_bytes()[:SIGNATURE_MAX_BYTES].decode("ascii")
+        public = verify_bytes(text, raw)
+    except UnicodeDecodeError as err:
+        raise RunProblem(f"{SIGNATURE_FILE} is not an SSH signature") from err
+    except SignatureError as err:
+        raise RunProblem(
+            f"{SIGNATURE_FILE} is not a valid signature of record.json: {err}"
+        ) from err
+    name = signers.name_of(public) if signers is not None else None
+    key = base64.b64encode(public).decode("ascii")
+    return RunSignature(key=key, fingerprint=key_fingerprint(public), name=name)
+
+
+def check_run_folder(
+    folder: Path, signers: Signers | None = None
+) -> tuple[dict[str, Any], RunSignature | None]:
+    """Check a run folder; return its record and its verified signature (or None).
+
+    The record gets ``_dir`` and ``_figures`` (name → path of the figures that may be
+    shown).
 
     Raises
     ------
     RunProblem
         On the first problem found.
     """
-    data = read_checked_record(folder)
-    figures = {}
-    for name, rel in (data.get("figures") or {}).items():
-        read_png(folder, rel, name)
-        figures[name] = rel
+    data, raw = _read_record(folder)
+    signature = _signature(folder, raw, signers)
+    base = folder.resolve()
     for rel in data.get("files") or {}:
-        target = resolve_inside(folder, rel, f"file {one_line(repr(rel), 60)}")
+        what = f"file {one_line(repr(rel), 60)}"
+        target = resolve_inside(folder, rel, what, base=base)
         if target.exists() and not target.is_file():
             raise RunProblem(f"file {one_line(repr(rel), 60)} is not a regular file")
+    figures = {}
+    for name, rel in (data.get("figures") or {}).items():
+        wanted = _listed_sha256(data, rel) if isinstance(rel, str) else None
+        read_png(folder, rel, name, wanted)
+        if wanted is not None or signature is None:
+            figures[name] = rel  # a signed run shows only the figures it signed
     if data.get("notebook"):
-        resolve_inside(folder, data["notebook"], "notebook")
+        resolve_inside(folder, data["notebook"], "notebook", base=base)
     predictions = folder / PREDICTIONS_FILE
     if predictions.is_symlink() or predictions.exists():
-        resolve_inside(folder, PREDICTIONS_FILE, "predictions file")
-        _regular_file(predictions, "predictions file", PREDICTIONS_MAX_BYTES)
-    return {**data, "_dir": folder, "_figures": figures}
+        what = "predictions file"
+        resolve_inside(folder, PREDICTIONS_FILE, what, base=base)
+        _regular_file(predictions, what, PREDICTIONS_MAX_BYTES)
+        wanted = _listed_sha256(data, PREDICTIONS_FILE)
+        if wanted is None:
+            raise RunProblem(
+                f"{PREDICTIONS_FILE} is not listed in record.json's files with its "
+                "sha256, so it cannot be checked"
+            )
+        if _file_sha256(predictions, PREDICTIONS_MAX_BYTES, what) != wanted:
+            raise RunProblem(
+                f"{PREDICTIONS_FILE} differs from the sha256 record.json gives it"
+            )
+    return {**data, "_dir": folder, "_figures": figures}, signature
 
 
 # --------------------------------------------------------------------------- the tree
-def _record_files(root: Path) -> tuple[list[Path], list[Path]]:
-    """``record.json`` files below ``root``, and symlinked folders (not followed)."""
-    found, links = [], []
-    for top, dirs, files in os.walk(root, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        links += [Path(top) / d for d in dirs if (Path(top) / d).is_symlink()]
-        if RECORD_FILE in files:
-            found.append(Path(top) / RECORD_FILE)
-    return sorted(found), sorted(links)
+def find_records(root: Path) -> tuple[list[Path], list[Rejected]]:
+    """``record.json`` files below ``root``; folders not searched, with why.
+
+    A stack, not recursion: any depth is walked in constant stack space, and folders
+    deeper than :data:`~squad.board.schema.FOLDER_MAX_DEPTH` are named, not entered.
+    Symlinked folders are not followed; hidden folders are skipped.
+    """
+    found: list[Path] = []
+    skipped: list[Rejected] = []
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                items = sorted(entries, key=lambda e: e.name)
+        except OSError as err:
+            skipped.append(Rejected(folder, f"cannot be read ({err.strerror})"))
+            continue
+        for entry in items:
+            if entry.name == RECORD_FILE and not entry.is_dir(follow_symlinks=False):
+                found.append(Path(entry.path))
+            elif entry.name.startswith("."):
+                continue
+            elif entry.is_symlink():
+                try:
+                    is_dir = Path(entry.path).is_dir()
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    skipped.append(
+                        Rejected(
+                            Path(entry.path), "the folder is a symlink (not followed)"
+                        )
+                    )
+            elif entry.is_dir(follow_symlinks=False):
+                if depth + 1 > FOLDER_MAX_DEPTH:
+                    skipped.append(
+                        Rejected(
+                            Path(entry.path),
+                            f"the folder is more than {FOLDER_MAX_DEPTH} levels below "
+                            "the runs folder (not searched)",
+                        )
+                    )
+                else:
+                    stack.append((Path(entry.path), depth + 1))
+    return sorted(found), sorted(skipped, key=lambda r: r.folder)
 
 
 def _relative(path: Path, root: Path) -> Path:
     return path.relative_to(root) if path.is_relative_to(root) else path
 
 
-def _member(rec: Mapping[str, Any]) -> str:
-    return str((rec.get("provenance") or {}).get("member") or "")
+# Older names, kept for callers of this module.
+_member = claimed_member
+_end = end_time
 
 
-def _end(rec: Mapping[str, Any]) -> str:
-    return str((rec.get("timings") or {}).get("end") or "")
-
-
-def _content(rec: Mapping[str, Any]) -> str:
-    """What makes two copies of a run the same run (not where or when it was copied)."""
-    keep = ("parameters", "metrics", "status", "files")
-    return json.dumps({k: rec.get(k) for k in keep}, sort_keys=True, default=str)
-
-
-def load_runs(root: str | os.PathLike[str], *, warn: bool = True) -> Intake:
+def load_runs(
+    root: str | os.PathLike[str],
+    *,
+    warn: bool = True,
+    signers: Signers | None = None,
+) -> Intake:
     """Read and check every run folder below ``root`` (hidden folders are skipped).
 
     Parameters
@@ -322,12 +493,17 @@ def load_runs(root: str | os.PathLike[str], *, warn: bool = True) -> Intake:
         The tree of run folders.
     warn : bool, default=True
         Log one warning line per run left out.
+    signers : squad.board.signing.Signers, optional
+        The group's signers file: runs are then owned by the names it gives their
+        keys, and unsigned or unknown-key runs are unverified (see
+        :mod:`squad.board.identity`).
 
     Returns
     -------
     Intake
-        Kept runs sorted by end time (each record has ``_dir`` and ``_figures``), and
-        the folders left out with their problem.
+        Kept runs sorted by end time (each record has ``_dir``, ``_figures`` and the
+        fields of :func:`squad.board.identity.identify`), and the folders left out
+        with their problem.
 
     Raises
     ------
@@ -340,41 +516,26 @@ def load_runs(root: str | os.PathLike[str], *, warn: bool = True) -> Intake:
         raise MissingFileError(msg)
     intake = Intake(root=root)
     base = root.resolve()
-    files, links = _record_files(root)
-    for link in links:
-        intake.rejected.append(Rejected(link, "the folder is a symlink (not followed)"))
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    files, skipped = find_records(root)
+    intake.rejected += skipped
+    checked = []
     for file in files:
         folder = file.parent
         try:
             if not folder.resolve().is_relative_to(base):
                 raise RunProblem("the folder leads outside the runs folder (symlink)")
-            rec = check_run_folder(folder)
+            rec, signature = check_run_folder(folder, signers)
         except RunProblem as err:
             intake.rejected.append(Rejected(folder, str(err)))
             continue
-        groups.setdefault((rec["run_id"], _member(rec)), []).append(rec)
-    kept = []
-    for (run_id, member), copies in groups.items():
-        if len({_content(r) for r in copies}) == 1:  # copies of one run: the latest
-            kept.append(max(copies, key=_end))
+        except OSError as err:  # e.g. a path too long for the system
+            intake.rejected.append(Rejected(folder, f"cannot be read ({err.strerror})"))
             continue
-        # One member's run id on different runs: which is genuine cannot be told.
-        who = one_line(member or "no member", 60)
-        for rec in copies:
-            others = ", ".join(
-                one_line(str(_relative(o["_dir"], root)), 120)
-                for o in copies
-                if o is not rec
-            )
-            intake.rejected.append(
-                Rejected(
-                    rec["_dir"],
-                    f"run id {run_id} of {who} is also used by a different run in "
-                    f"{others}",
-                )
-            )
-    intake.runs = sorted(kept, key=_end)
+        rec.update(identify(rec, signature, with_signers=signers is not None))
+        checked.append(rec)
+    kept, left_out = resolve_copies(checked, root)
+    intake.rejected += [Rejected(rec["_dir"], why) for rec, why in left_out]
+    intake.runs = sorted(kept, key=end_time)
     if warn:
         for item in intake.rejected:
             logger.warning("%s", item.line(root))

@@ -14,16 +14,23 @@ per task, :func:`leaderboard_table` the table of one.
 
 Every metric of a run that saved its test-set predictions (``predictions.parquet``) is
 computed again from them and the shared labels by :func:`squad.board.scoring.score_run`; the
-numbers the notebook recorded are only compared with them. The ``check`` column says
-``verified`` (they agree), ``DISAGREES`` (a recorded metric differs beyond rounding; the
-run's ``disagreements`` are in ``df.attrs["flagged"]``), ``invalid`` (the predictions
-could not be scored) or ``self-reported`` (no predictions file: the recorded metrics
-are shown, unverified).
+numbers the notebook recorded are only compared with them. **Only scored runs rank**:
+a run without predictions is listed after the ranked ones, without a rank. With a
+group's signers file (``signers=``), only scored runs signed by a key in it rank, under
+the name the file gives that key; unsigned and unknown-key runs are listed apart too
+(see :mod:`squad.board.identity`). The ``check`` column says ``verified`` (recomputed,
+and the recorded metrics agree), ``DISAGREES`` (a recorded metric differs beyond
+rounding; the run's ``disagreements`` are in ``df.attrs["flagged"]``),
+``self-reported`` (no predictions file: the recorded metrics, unverified, not ranked),
+``unsigned`` or ``unknown key`` (with a signers file: not ranked). A ``flags`` column
+names runs whose predictions are another owner's, or whose owner's name looks like
+another's.
 
 Metrics are the scalar values of a run; a dict of numbers adds
 ``<name>.<key>`` columns, and a metric name that is not a column matches a unique
 ``*.<name>`` column. Besides the ranking metric, a table shows each of
-:data:`SHOWN_METRICS` that a run of its task recorded. Recorded metrics that scoring does
+:data:`SHOWN_METRICS` that a run of its task recorded, and at most
+:data:`MAX_SHOWN_PARAMETERS` of the parameters that vary (the ones most runs have). Recorded metrics that scoring does
 not compute (timings, ``log_loss``) are kept as the run reported them. Names ending in
 ``error``, ``loss``, ``mse``/``rmse``, ``mae`` or ``seconds`` rank lower-is-better, all
 others higher-is-better.
@@ -45,13 +52,24 @@ from typing import Any
 
 import pandas as pd
 
-from squad.board.intake import _end, _member
+from squad.board.identity import (
+    UNKNOWN_MEMBER,
+    claimed_member,
+    end_time,
+    flag_confusable_names,
+    flag_shared_predictions,
+    identify,
+    member_name,
+)
+from squad.board.safety import one_line, visible
 from squad.board.tasks import Task, shown_parameters, task_of
 from squad.errors import InvalidInputError, NotFoundError
 from squad.runs.params import canonical_json
 
 __all__ = [
     "CHECK_COLUMN",
+    "FLAGS_COLUMN",
+    "MAX_SHOWN_PARAMETERS",
     "SHOWN_METRICS",
     "BoardRuns",
     "board_runs",
@@ -63,6 +81,8 @@ __all__ = [
     "load_records",
     "lower_is_better",
     "parse_where",
+    "split_ranked",
+    "standing",
 ]
 
 logger = logging.getLogger("squad")
@@ -70,6 +90,8 @@ logger = logging.getLogger("squad")
 DEFAULT_METRIC = "accuracy"
 #: Column saying whether a run's metrics were computed from its predictions.
 CHECK_COLUMN = "check"
+#: Column naming what flags a run (same predictions as another owner, look-alike name).
+FLAGS_COLUMN = "flags"
 _CHECK_LABELS = {
     "verified": "verified",
     "disagrees": "DISAGREES",
@@ -77,8 +99,8 @@ _CHECK_LABELS = {
     "self-reported": "self-reported",
 }
 HIERARCHY_METRIC = "accuracy_level_4"
-#: Shown for runs whose record names no member (``--member`` / ``SQUAD_MEMBER``).
-UNKNOWN_MEMBER = "(unknown)"
+#: Most parameters shown as columns of a table and panels of its figure.
+MAX_SHOWN_PARAMETERS = 20
 #: Metrics shown beside the ranking metric, in this order, when a run of the task has them.
 SHOWN_METRICS: tuple[str, ...] = (
     HIERARCHY_METRIC,
@@ -94,7 +116,7 @@ _SCORED = re.compile(
     r"threshold_\d+|expected_calibration_error|automation_curve)$"
 )
 _LOWER = re.compile(r"(error|loss|mse|mae|seconds)$")
-_LEVEL = re.compile(r"(?:^|\.)accuracy_level_(\d+)$")
+LEVEL_METRIC = re.compile(r"(?:^|\.)accuracy_level_(\d{1,2})$")
 
 
 def lower_is_better(metric: str) -> bool:
@@ -143,13 +165,15 @@ def load_records(
     records = [{"_dir": None, **rec} for rec in path]
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for rec in records:
-        key = (rec["run_id"], _member(rec))
-        if key not in latest or _end(rec) >= _end(latest[key]):
+        if "_owner" not in rec:
+            rec.update(identify(rec, None, with_signers=False))
+        key = (rec["run_id"], claimed_member(rec))
+        if key not in latest or end_time(rec) >= end_time(latest[key]):
             latest[key] = rec
-    return sorted(latest.values(), key=_end)
+    return sorted(latest.values(), key=end_time)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -163,11 +187,11 @@ def flat_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     """
     flat: dict[str, float] = {}
     for name, value in metrics.items():
-        if _is_number(value):
+        if is_number(value):
             flat[name] = float(value)
         elif isinstance(value, Mapping):
             for key, inner in value.items():
-                if _is_number(inner):
+                if is_number(inner):
                     flat[f"{name}.{key}"] = float(inner)
     return flat
 
@@ -180,28 +204,37 @@ def _resolve_metric(metric: str, columns: Iterable[str]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def _varying(records: list[dict[str, Any]], *, fallback: bool = True) -> list[str]:
+def varying_parameters(
+    records: list[dict[str, Any]], *, fallback: bool = True
+) -> list[str]:
     """Parameters whose value differs between runs (if none does and ``fallback``, all
     of them but those that are None in every run, such as a language that does not
-    apply)."""
-    names: list[str] = []
+    apply); at most :data:`MAX_SHOWN_PARAMETERS`, those most runs have first."""
+    count: dict[str, int] = {}
     for rec in records:
-        names += [n for n in rec["parameters"] if n not in names]
+        for name in rec["parameters"]:
+            count[name] = count.get(name, 0) + 1
+    names = list(count)
     varying = [
         n
         for n in names
         if len({canonical_json(r["parameters"].get(n)) for r in records}) > 1
     ]
-    if varying or not fallback:
-        return varying
-    return [
-        n for n in names if any(r["parameters"].get(n) is not None for r in records)
-    ]
+    if not varying and fallback:
+        varying = [
+            n for n in names if any(r["parameters"].get(n) is not None for r in records)
+        ]
+    if len(varying) > MAX_SHOWN_PARAMETERS:
+        order = {n: i for i, n in enumerate(names)}
+        chosen = sorted(varying, key=lambda n: (-count[n], order[n]))
+        keep = set(chosen[:MAX_SHOWN_PARAMETERS])
+        varying = [n for n in varying if n in keep]
+    return varying
 
 
-def _cell(value: Any) -> Any:
+def table_cell(value: Any) -> Any:
     return (
-        value if _is_number(value) or isinstance(value, str) else canonical_json(value)
+        value if is_number(value) or isinstance(value, str) else canonical_json(value)
     )
 
 
@@ -212,6 +245,9 @@ class BoardRuns:
     runs: list[dict[str, Any]]
     rejected: list[Any] = field(default_factory=list)
     root: Path | None = None  # the folder the runs were read from
+    signers: Any = None  # the group's signers file, if given
+    #: Groups of look-alike names among the runs' owners.
+    confusable: list[list[str]] = field(default_factory=list)
 
     def by_task(self) -> dict[Task, list[dict[str, Any]]]:
         """Runs grouped by task, tasks in name order."""
@@ -227,6 +263,7 @@ def board_runs(
     where: Mapping[str, Any] | None = None,
     cache: Any = None,
     warn: bool = True,
+    signers: Any = None,
 ) -> BoardRuns:
     """Check, select and score the runs below ``path``; give each its task.
 
@@ -240,18 +277,23 @@ def board_runs(
         Reuse earlier scores of the same predictions and data.
     warn : bool, default=True
         Log one warning line per run left out.
+    signers : squad.board.signing.Signers, optional
+        The group's signers file (see :func:`squad.board.signing.read_signers`): runs
+        are shown under the names it gives their keys, and only runs signed by one of
+        its keys rank.
 
     Returns
     -------
     BoardRuns
         Ok runs carry the metrics computed from their predictions (``_check``,
-        ``_disagreements``, ``_recorded_metrics``); runs whose predictions cannot be
-        scored are among ``rejected``.
+        ``_disagreements``, ``_recorded_metrics``), ``_ranked`` (whether they may
+        rank) and ``_flags``; runs whose predictions cannot be scored are among
+        ``rejected``.
     """
-    from squad.board.intake import Rejected, load_runs, one_line
+    from squad.board.intake import Rejected, load_runs
 
     if isinstance(path, str | os.PathLike):
-        intake = load_runs(path, warn=warn)
+        intake = load_runs(path, warn=warn, signers=signers)
         records, rejected = intake.runs, list(intake.rejected)
         root: Path | None = Path(path)
     else:
@@ -270,8 +312,40 @@ def board_runs(
             if warn:
                 logger.warning("%s", item.line(root))
             continue
-        kept.append({**rec, "_task": task_of(rec)})
-    return BoardRuns(kept, rejected, root)
+        scored = rec.get("_check") in ("verified", "disagrees")
+        kept.append(
+            {
+                **rec,
+                "_task": task_of(rec),
+                "_ranked": scored and bool(rec.get("_identified", True)),
+                "_flags": [],
+            }
+        )
+    flag_shared_predictions(kept, root)
+    confusable = flag_confusable_names(kept)
+    return BoardRuns(kept, rejected, root, signers, confusable)
+
+
+def standing(rec: Mapping[str, Any]) -> str:
+    """How a run stands on the board: its ``check`` label.
+
+    ``verified`` / ``DISAGREES`` for ranked runs; for the runs listed apart,
+    ``self-reported`` (no predictions), ``unsigned`` or ``unknown key`` (with a
+    signers file); ``invalid`` or ``not scored`` otherwise.
+
+    Examples
+    --------
+    >>> standing({"_check": "verified", "_ranked": True})
+    'verified'
+    >>> standing({"_check": "verified", "_ranked": False, "_identified": False})
+    'unsigned'
+    """
+    check = rec.get("_check")
+    if check == "self-reported" or check not in ("verified", "disagrees"):
+        return _CHECK_LABELS.get(check, "not scored") if check else "not scored"
+    if rec.get("_identified", True):
+        return _CHECK_LABELS[check]
+    return "unknown key" if rec.get("_signature") is not None else "unsigned"
 
 
 def leaderboard_tables(
@@ -390,10 +464,12 @@ def leaderboard_table(
     ...     {"run_id": "b2", "status": "ok", "parameters": {"model": "tfidf"},
     ...      "metrics": {"accuracy": 0.74}, "provenance": {"member": "istat"}},
     ... ]
-    >>> leaderboard_table(runs)[["rank", "accuracy", "model", "member"]]
-       rank  accuracy   model   member
-    0     1      0.74   tfidf    istat
-    1     2      0.61  lookup  statcan
+    >>> leaderboard_table(runs)[["rank", "accuracy", "model", "member", "check"]]
+       rank  accuracy   model   member          check
+    0  None      0.74   tfidf    istat  self-reported
+    1  None      0.61  lookup  statcan  self-reported
+
+    Neither run saved its predictions: both are listed, neither is ranked.
     """
     tables = leaderboard_tables(
         path,
@@ -419,8 +495,13 @@ def _rank(
     include_failed: bool,
     task: Task,
 ) -> pd.DataFrame:
-    """The ranked table of one task's runs."""
+    """The table of one task's runs: ranked ones, then those listed apart."""
     ok = [r for r in records if r.get("status") == "ok"]
+    ranked = [r for r in ok if r.get("_ranked")]
+    apart = sorted(
+        (r for r in ok if not r.get("_ranked")),
+        key=lambda r: (member_name(r), r["run_id"]),
+    )
     flats = [flat_metrics(r.get("metrics") or {}) for r in ok]
     columns = sorted({c for flat in flats for c in flat})
     chosen = metric or DEFAULT_METRIC
@@ -437,15 +518,19 @@ def _rank(
         for name in SHOWN_METRICS
         if (found := _resolve_metric(name, columns)) and found != column
     ]
-    params = _varying(ok or records)
+    params = varying_parameters(ok or records)
+    flat_of = {id(r): f for r, f in zip(ok, flats, strict=True)}
     order = sorted(
-        range(len(ok)),
-        key=lambda i: _sort_key(flats[i].get(column), lower_is_better(column)),
+        ranked,
+        key=lambda r: _sort_key(flat_of[id(r)].get(column), lower_is_better(column)),
     )
     rows, kept = [], []
-    for rank, i in enumerate(order, start=1):
-        rec, flat = ok[i], flats[i]
-        row: dict[str, Any] = {"rank": rank, column: flat.get(column, math.nan)}
+    for rank, rec in enumerate([*order, *apart], start=1):
+        flat = flat_of[id(rec)]
+        row: dict[str, Any] = {
+            "rank": rank if rec.get("_ranked") else None,
+            column: flat.get(column, math.nan),
+        }
         for extra in extras:
             row[extra] = flat.get(extra, math.nan)
         rows.append(_row(row, rec, params, include_failed))
@@ -458,12 +543,33 @@ def _rank(
     table = pd.DataFrame(rows)
     if table.empty:
         table = pd.DataFrame(columns=["rank", column, *params, "member", "date"])
+    if FLAGS_COLUMN in table:
+        table[FLAGS_COLUMN] = table[FLAGS_COLUMN].fillna("")
     table.attrs["metric"] = column
     table.attrs["parameters"] = params
     table.attrs["records"] = _Shared(kept)
     table.attrs["task"] = task
-    table.attrs["flagged"] = _Shared(r for r in kept if r.get("_check") == "disagrees")
+    table.attrs["flagged"] = _Shared(
+        r for r in kept if r.get("_check") == "disagrees" or r.get("_flags")
+    )
     return table
+
+
+def split_ranked(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A table's ranked rows, and the rows listed apart (self-reported, unverified,
+    failed), each with the table's ``attrs``.
+
+    Examples
+    --------
+    >>> ranked, apart = split_ranked(pd.DataFrame({"rank": [1, None], "x": [1, 2]}))
+    >>> len(ranked), len(apart)
+    (1, 1)
+    """
+    has_rank = table["rank"].notna() if "rank" in table else pd.Series(dtype=bool)
+    ranked, apart = table[has_rank], table[~has_rank]
+    for part in (ranked, apart):
+        part.attrs.update(table.attrs)
+    return ranked, apart
 
 
 class _Shared(list):
@@ -482,8 +588,14 @@ def _score_records(
     Recorded metrics that scoring does not compute (timings, ``log_loss``) are kept
     as reported; their names are in ``_reported``.
     """
+    from squad.board.cache import MemoryScoreCache
+    from squad.board.prescore import MIN_RUNS, prescore
     from squad.board.scoring import score_run
 
+    if len(records) >= MIN_RUNS:  # worth scoring on worker processes first
+        if cache is None:
+            cache = MemoryScoreCache()  # the workers' results, for this build only
+        prescore(records, cache)
     scored = []
     for rec in records:
         if rec.get("status") != "ok":
@@ -505,32 +617,45 @@ def _score_records(
                 "_check": result.status,
                 "_disagreements": result.disagreements,
                 "_check_reason": result.reason,
+                "_digest": result.digest,
             }
         )
     return scored
 
 
 def describe_flag(rec: Mapping[str, Any]) -> str:
-    """One line saying why a run is flagged (recorded metrics disagree, or invalid).
+    """One printable line saying why a run is flagged.
+
+    Recorded metrics that disagree with its predictions, predictions that cannot be
+    scored, and the run's ``_flags`` (same predictions as another owner's run, a
+    look-alike name).
 
     Examples
     --------
     >>> describe_flag({"run_id": "a1", "_check": "disagrees",
     ...                "_disagreements": {"accuracy": (0.9, 0.85)}})
     'run a1: recorded accuracy=0.9 but its predictions give 0.85'
+    >>> describe_flag({"run_id": "a1", "provenance": {"member": "x\\nRun folder"},
+    ...                "_flags": ["same predictions as run b2"]})
+    'run a1 (x\\\\nRun folder): same predictions as run b2'
     """
-    member = _member(rec)
+    member = member_name(rec) if "_identity" in rec or claimed_member(rec) else ""
     who = f"run {rec['run_id']}" + (f" ({member})" if member else "")
+    parts = []
     if rec.get("_check") == "invalid":
-        return f"{who}: predictions cannot be scored: {rec.get('_check_reason')}"
+        parts.append(f"predictions cannot be scored: {rec.get('_check_reason')}")
     items = list((rec.get("_disagreements") or {}).items())
-    if not items:
-        return f"{who}: {rec.get('_check', 'not checked')}"
-    name, (old, new) = items[0]
-    text = f"{who}: recorded {name}={old} but its predictions give {new}"
-    if len(items) > 1:
-        text += f" (and {len(items) - 1} more: {', '.join(n for n, _ in items[1:4])})"
-    return text
+    if items:
+        name, (old, new) = items[0]
+        text = f"recorded {name}={old} but its predictions give {new}"
+        if len(items) > 1:
+            more = ", ".join(n for n, _ in items[1:4])
+            text += f" (and {len(items) - 1} more: {more})"
+        parts.append(text)
+    parts += list(rec.get("_flags") or ())
+    if not parts:
+        parts.append(str(rec.get("_check", "not checked")))
+    return one_line(f"{who}: {'; '.join(parts)}", 1000)
 
 
 def _select(
@@ -566,13 +691,15 @@ def _row(
     row: dict[str, Any], rec: Mapping[str, Any], params: list[str], status: bool
 ) -> dict[str, Any]:
     for name in params:
-        row[name] = _cell(rec["parameters"].get(name))
-    row["member"] = _member(rec) or UNKNOWN_MEMBER
-    end = _end(rec)
+        row[name] = table_cell(rec["parameters"].get(name))
+    row["member"] = member_name(rec) or UNKNOWN_MEMBER
+    end = end_time(rec)
     row["date"] = end[:16].replace("T", " ") if end else ""
     row["run_id"] = rec["run_id"]
     if "_check" in rec:
-        row[CHECK_COLUMN] = _CHECK_LABELS.get(rec["_check"], rec["_check"])
+        row[CHECK_COLUMN] = standing(rec)
+    if rec.get("_flags"):
+        row[FLAGS_COLUMN] = "; ".join(rec["_flags"])
     if status:
         row["status"] = rec.get("status")
     return row
@@ -623,6 +750,20 @@ def format_table(table: pd.DataFrame, *, max_rows: int = 50) -> str:
     if table.empty:
         return "(no runs)"
     shown = _for_display(table.head(max_rows))
+    if "rank" in shown:
+        ranks = shown["rank"]
+        if ranks.isna().any():  # runs listed apart: no rank
+            shown["rank"] = ["-" if pd.isna(v) else str(int(v)) for v in ranks]
+        else:
+            shown["rank"] = ranks.astype(int)
+    # Text from run folders: every control, escape and bidirectional character shown
+    # as a visible escape, so that a row stays one row and the terminal untouched.
+    shown.columns = [visible(c) for c in shown.columns]
+    for name in shown.columns:
+        if shown[name].dtype == object or pd.api.types.is_string_dtype(shown[name]):
+            shown[name] = [
+                v if not isinstance(v, str) else visible(v) for v in shown[name]
+            ]
     text = shown.to_string(
         index=False, float_format=lambda v: f"{v:.4f}", na_rep="-", max_colwidth=40
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import logging
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -20,18 +21,22 @@ from typing import Any
 import pandas as pd
 
 from squad.board.figures import automation_png, hierarchy_png, parameters_png, run_label
+from squad.board.identity import claimed_member, member_name
 from squad.board.intake import RunProblem, read_png
 from squad.board.leaderboard import (
     CHECK_COLUMN,
-    _cell,
-    _is_number,
-    _member,
-    _varying,
+    FLAGS_COLUMN,
     describe_flag,
+    is_number,
     lower_is_better,
+    table_cell,
+    varying_parameters,
 )
+from squad.board.safety import one_line
 
 __all__ = ["data_uri", "render", "run_slug", "run_view", "task_view"]
+
+logger = logging.getLogger("squad")
 
 #: Image bytes -> the ``src`` of an ``<img>``.
 ImageSink = Callable[[bytes], str]
@@ -65,16 +70,21 @@ def data_uri(png: bytes) -> str:
 def run_slug(rec: Mapping[str, Any]) -> str:
     """File name (without ``.html``) of a run's page: run id, member, and a hash of both.
 
-    Two members' runs with the same id get different pages.
+    Two owners' runs with the same id get different pages.
     """
-    member = _member(rec)
-    text = re.sub(r"[^a-z0-9]+", "-", member.lower()).strip("-")[:30]
-    digest = hashlib.sha256(f"{rec['run_id']}\0{member}".encode()).hexdigest()[:8]
+    kind, owner = rec.get("_owner") or ("member", claimed_member(rec))
+    text = re.sub(r"[^a-z0-9]+", "-", member_name(rec).lower()).strip("-")[:30]
+    key = (
+        f"{rec['run_id']}\0{owner}"
+        if kind == "member"
+        else f"{rec['run_id']}\0{kind}\0{owner}"
+    )
+    digest = hashlib.sha256(key.encode("utf-8", "backslashreplace")).hexdigest()[:8]
     return f"{rec['run_id']}-{text or 'unknown'}-{digest}"
 
 
 def _number(value: Any) -> str:
-    if isinstance(value, bool) or not _is_number(value):
+    if isinstance(value, bool) or not is_number(value):
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
@@ -84,7 +94,7 @@ def _number(value: Any) -> str:
 def _text(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    return str(_cell(value))[:500]
+    return str(table_cell(value))[:500]
 
 
 def task_view(
@@ -113,13 +123,15 @@ def task_view(
     metric = table.attrs["metric"]
     records = table.attrs["records"]
     ok = [r for r in records if r.get("status") == "ok"]
-    params = _varying(ok or records, fallback=False)
+    ranked = [r for r in ok if r.get("_ranked")]
+    params = varying_parameters(ok or records, fallback=False)
     names = [c for c in table.columns]
     numeric = {metric, "rank", *[c for c in names if c not in params]} - {
         "member",
         "date",
         "run_id",
         CHECK_COLUMN,
+        FLAGS_COLUMN,
         "status",
     }
     columns = [{"name": c, "css": "" if c in numeric else "text"} for c in names]
@@ -138,9 +150,9 @@ def task_view(
                 {"text": text, "href": href, "css": "" if name in numeric else "text"}
             )
         rows.append(cells)
-    best = ok[:top]
+    best = ranked[:top]
     drawn = [
-        (b, r["run_id"], _member(r), r["parameters"], r["metrics"])
+        (b, r["run_id"], member_name(r), r["parameters"], r["metrics"])
         for r in best
         for b in [run_label(r, params)]
     ]
@@ -168,13 +180,15 @@ def task_view(
             lambda: parameters_png(table, metric, params),
         ),
     ):
-        src = _figure(image, [kind, metric, params, inputs], draw)
+        src = _figure(
+            image, [kind, metric, params, inputs], _guarded(draw, title, table)
+        )
         if src:
             figures.append(_section(title, src, alt))
-    if best_figures and ok:
-        shown = run_images(ok[0], image)
+    if best_figures and ranked:
+        shown = run_images(ranked[0], image)
         if shown:
-            title = f"Figures of the best run ({run_label(ok[0], params)})"
+            title = f"Figures of the best run ({run_label(ranked[0], params)})"
             figures.append({"title": title, "images": shown})
     reported = sorted({n for r in ok for n in r.get("_reported") or ()})
     return {
@@ -187,6 +201,29 @@ def task_view(
         "reported": ", ".join(reported),
         "figures": figures,
     }
+
+
+def _guarded(
+    draw: Callable[[], bytes | None], title: str, table: pd.DataFrame
+) -> Callable[[], bytes | None]:
+    """``draw``, except that a figure matplotlib cannot draw is left out with a warning.
+
+    The numbers come from run folders; no value of theirs may stop the board.
+    """
+
+    def guarded() -> bytes | None:
+        try:
+            return draw()
+        except Exception as err:  # any failure of the plotting library
+            logger.warning(
+                "Task %s: figure %r left out (%s)",
+                one_line(table.attrs["task"].label, 120),
+                title,
+                one_line(f"{type(err).__name__}: {err}", 200),
+            )
+            return None
+
+    return guarded
 
 
 def _figure(image: ImageSink, inputs: Any, draw: Callable[[], bytes | None]) -> str:
@@ -208,9 +245,12 @@ def run_images(rec: Mapping[str, Any], image: ImageSink) -> list[dict[str, str]]
     if folder is None:
         return []
     shown = []
+    files = rec.get("files") or {}
     for name, rel in (rec.get("_figures") or {}).items():
+        entry = files.get(rel) if isinstance(files, Mapping) else None
+        wanted = entry.get("sha256") if isinstance(entry, Mapping) else None
         try:
-            data = read_png(folder, rel, name)
+            data = read_png(folder, rel, name, wanted)
         except RunProblem:
             continue  # changed since it was checked: left out
         shown.append({"src": image(data), "alt": str(name), "caption": str(name)})
@@ -259,7 +299,7 @@ def fact_sheet(rec: Mapping[str, Any]) -> list[tuple[str, str]]:
             f"{data['name']} train split ({data.get('protocol') or 'default'} protocol"
             f"{size})"
         )
-    if _is_number(metrics.get("fit_seconds")):
+    if is_number(metrics.get("fit_seconds")):
         derived["fit time"] = f"{metrics['fit_seconds']:.1f} s (as reported)"
     hardware = [provenance.get(k) for k in ("platform", "python")]
     if any(isinstance(h, str) and h for h in hardware):
@@ -304,6 +344,29 @@ def run_view(rec: Mapping[str, Any], *, image: ImageSink) -> dict[str, Any]:
         "parameters": [
             (str(k), _text(v)) for k, v in (rec.get("parameters") or {}).items()
         ],
-        "provenance": _flatten(rec.get("provenance") or {})[:200],
+        "provenance": _provenance(rec),
         "figures": run_images(rec, image),
     }
+
+
+def _provenance(rec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The provenance rows of a run's page, its signature first.
+
+    With a signers file the member a record names is not shown: the run's owner is
+    the name of the key that signed it.
+    """
+    signature = rec.get("_signature")
+    rows = []
+    if signature is not None:
+        name = (
+            f" = {signature.name}" if signature.name else " (not in the signers file)"
+        )
+        rows.append(("signed by key", f"{signature.fingerprint}{name}"))
+    elif rec.get("_dir") is not None:
+        rows.append(("signed by key", "not signed"))
+    owner_kind = (rec.get("_owner") or ("member", ""))[0]
+    for name, value in _flatten(rec.get("provenance") or {}):
+        if name == "member" and owner_kind != "member":
+            continue
+        rows.append((name, value))
+    return rows[:200]

@@ -20,14 +20,18 @@ from squad.record import STATUSES
 __all__ = [
     "FIGURE_MAX_BYTES",
     "FIGURE_MAX_PIXELS",
+    "FOLDER_MAX_DEPTH",
     "PREDICTIONS_MAX_BYTES",
     "PREDICTIONS_MAX_ROWS",
     "RECORD_JSON_SCHEMA",
     "RECORD_MAX_BYTES",
+    "RECORD_MAX_DEPTH",
 ]
 
 #: Largest ``record.json`` read (the kit's own are about 20 kB).
 RECORD_MAX_BYTES = 1_000_000
+#: Deepest nesting of lists and dicts in a record (the kit's own nest 4 deep).
+RECORD_MAX_DEPTH = 32
 #: Largest figure embedded or copied into a page (the kit's own are under 100 kB).
 FIGURE_MAX_BYTES = 2_000_000
 #: Largest width or height of a figure, in pixels (a small PNG can claim a huge size).
@@ -35,6 +39,8 @@ FIGURE_MAX_PIXELS = 8_000
 #: Largest predictions file scored, and its largest number of rows.
 PREDICTIONS_MAX_BYTES = 64_000_000
 PREDICTIONS_MAX_ROWS = 2_000_000
+#: Deepest run folder searched, in folders below the board's root.
+FOLDER_MAX_DEPTH = 16
 
 _NAME = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
 _RUN_ID = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -53,6 +59,8 @@ _VALUE: dict[str, Any] = {
     "maxProperties": 1_000,
 }
 _UNIT_LIST = {"type": "array", "maxItems": 10_000, "items": _UNIT}
+# A metric that is a dict becomes columns ``<metric>.<key>``: its keys are names too.
+_METRIC_VALUE: dict[str, Any] = {**_VALUE, "propertyNames": {"pattern": _NAME}}
 
 #: JSON Schema (draft 2020-12) of a run's ``record.json`` as the board accepts it.
 RECORD_JSON_SCHEMA: dict[str, Any] = {
@@ -95,7 +103,7 @@ RECORD_JSON_SCHEMA: dict[str, Any] = {
                     },
                 },
             },
-            "additionalProperties": _VALUE,
+            "additionalProperties": _METRIC_VALUE,
         },
         "figures": {
             "type": "object",

@@ -22,6 +22,7 @@ A recorded metric that differs from its recomputed value by more than
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import math
 import os
@@ -33,7 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from squad.errors import InvalidInputError, NotFoundError
+from squad.board.safety import one_line
+from squad.errors import FileProblemError, InvalidInputError, NotFoundError
 
 __all__ = [
     "SCORED_DATASETS",
@@ -41,6 +43,9 @@ __all__ = [
     "ScoredRun",
     "check_predictions",
     "compare_metrics",
+    "pending_score",
+    "predictions_digest",
+    "predictions_sha256",
     "score_predictions",
     "score_run",
 ]
@@ -167,14 +172,20 @@ def _pool_index(pool: frozenset) -> pd.Index:
 
 
 def _in(values: pd.Series, pool: frozenset) -> pd.Series:
-    """``values.isin(pool)`` through a hash table built once per pool (pandas' Arrow
-    strings convert the whole pool on every ``isin`` call)."""
-    found = _pool_index(pool).get_indexer(values.to_numpy(dtype=object)) >= 0
+    """``values.isin(pool)``, by set membership (pandas' Arrow strings convert the
+    whole pool on every ``isin`` call)."""
+    array = values.to_numpy(dtype=object)
+    try:
+        found = np.fromiter((v in pool for v in array), dtype=bool, count=len(array))
+    except TypeError:  # an unhashable value
+        found = _pool_index(pool).get_indexer(array) >= 0
     return pd.Series(found, index=values.index)
 
 
 def _as_ids(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Ids as canonical integer strings; the second series marks values that are not."""
+    if pd.api.types.is_signed_integer_dtype(values):  # already integers
+        return values.astype("int64").astype(str), pd.Series(False, index=values.index)
     text = values.astype(str).str.strip()
     number = pd.to_numeric(text, errors="coerce")
     integral = number.notna() & np.isfinite(number) & (number == number.round())
@@ -261,7 +272,18 @@ def check_predictions(
     """
     spec = _spec(dataset)
     frame = predictions.copy()
-    frame.columns = [str(c).strip() for c in frame.columns]
+    stripped = [str(c).strip() for c in frame.columns]
+    seen: dict[str, str] = {}
+    for raw, name in zip(frame.columns, stripped, strict=True):
+        if name in seen:
+            pair = f"{seen[name]!r} and {str(raw)!r}"
+            msg = (
+                f"{source} is not a valid {dataset} predictions file: columns {pair} "
+                "are the same name once spaces are trimmed. Keep one and submit again."
+            )
+            raise InvalidInputError(msg)
+        seen[name] = str(raw)
+    frame.columns = stripped
     if "languages" in spec and "product_id" in frame and "record_id" not in frame:
         frame = frame.rename(columns={"product_id": "record_id"})
     head = f"{source} is not a valid {dataset} predictions file: "
@@ -460,7 +482,7 @@ def score_predictions(
     >>> score_predictions(perfect, "soc2010")["accuracy"]
     1.0
     """
-    return _score(
+    return score_checked_table(
         check_predictions(
             predictions,
             dataset,
@@ -473,7 +495,9 @@ def score_predictions(
     )[0]
 
 
-def _score(frame: pd.DataFrame, data_home: Any) -> tuple[dict[str, Any], dict]:
+def score_checked_table(
+    frame: pd.DataFrame, data_home: Any
+) -> tuple[dict[str, Any], dict]:
     """Metrics and top-k bounds of a table checked by :func:`check_predictions`."""
     from squad.evaluation.automation import AUTOMATION_TARGETS, automation_rate_report
     from squad.evaluation.automation import expected_calibration_error as ece
@@ -562,13 +586,15 @@ class ScoredRun:
     ``status`` is ``"verified"`` (recorded metrics agree), ``"disagrees"`` (some recorded
     metric differs; see ``disagreements``), ``"self-reported"`` (no predictions file:
     ``metrics`` are the recorded ones) or ``"invalid"`` (the predictions could not be
-    scored; ``reason`` says why; ``metrics`` is empty).
+    scored; ``reason`` says why; ``metrics`` is empty). ``digest`` identifies what the
+    predictions predict (:func:`predictions_digest`), for scored runs.
     """
 
     status: str
     metrics: dict[str, Any]
     disagreements: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     reason: str = ""
+    digest: str = ""
 
 
 def _predictions_path(rec: Mapping[str, Any]) -> Path | None:
@@ -579,36 +605,83 @@ def _predictions_path(rec: Mapping[str, Any]) -> Path | None:
     return path if path.is_file() else None
 
 
-def _read_predictions(path: Path) -> pd.DataFrame:
-    """Read a run's predictions, refusing files that claim too many rows or columns."""
-    import pyarrow.parquet as pq
+def predictions_sha256(rec: Mapping[str, Any]) -> str | None:
+    """The sha256 a record gives its predictions file (in ``files``), or None.
 
-    from squad.board.schema import PREDICTIONS_MAX_ROWS
+    Examples
+    --------
+    >>> predictions_sha256({"files": {"predictions.parquet": {"sha256": "ab"}}})
+    'ab'
+    >>> predictions_sha256({"files": {}}) is None
+    True
+    """
+    files = rec.get("files")
+    entry = files.get(PREDICTIONS_FILE) if isinstance(files, Mapping) else None
+    value = entry.get("sha256") if isinstance(entry, Mapping) else None
+    return value if isinstance(value, str) else None
 
-    meta = pq.ParquetFile(path).metadata
-    if meta.num_rows > PREDICTIONS_MAX_ROWS or meta.num_columns > 50:
-        msg = (
-            f"{path.name} has {meta.num_rows:,} rows and {meta.num_columns} columns; "
-            f"the limits are {PREDICTIONS_MAX_ROWS:,} and 50"
-        )
-        raise InvalidInputError(msg)
-    return pd.read_parquet(path)
+
+def predictions_digest(frame: pd.DataFrame) -> str:
+    """sha256 of what a checked predictions table predicts (ids, languages, labels).
+
+    Two files with the same digest code every test record alike, whatever their
+    format, row order, confidences or metadata.
+    """
+    digest = hashlib.sha256()
+    for column in ("record_id", "language", "predicted"):
+        if column in frame:
+            text = "\x1f".join(str(v) for v in frame[column].to_numpy(dtype=object))
+            digest.update(text.encode("utf-8", "backslashreplace") + b"\x1e")
+    return digest.hexdigest()
 
 
-def _score_file(
-    path: Path, dataset: Mapping[str, Any], data_home: Any
-) -> tuple[dict[str, Any], dict, str]:
-    """Check and score one predictions file: (metrics, bounds, dataset sha256)."""
+def score_file(
+    path: Path, dataset: Mapping[str, Any], data_home: Any, sha256: str | None
+) -> tuple[dict[str, Any], dict, str, str]:
+    """Check and score one predictions file: (metrics, bounds, dataset sha256, digest)."""
+    from squad.board.parquet_limits import read_predictions_file
+
     checked = check_predictions(
-        _read_predictions(path),
+        read_predictions_file(path, sha256=sha256),
         dataset["name"],
         protocol=dataset.get("protocol") or None,
         language=dataset.get("language") or None,
         data_home=data_home,
         source=path.name,
     )
-    scored, bounds = _score(checked, data_home)
-    return scored, bounds, checked.attrs["sha256"]
+    scored, bounds = score_checked_table(checked, data_home)
+    return scored, bounds, checked.attrs["sha256"], predictions_digest(checked)
+
+
+def pending_score(
+    run: Mapping[str, Any], cache: Any
+) -> tuple[str, str, dict, str] | None:
+    """What a worker needs to score ``run`` into ``cache``, or None if there is nothing
+    to score (no predictions, no listed sha256 or dataset, or already cached).
+
+    Returns
+    -------
+    tuple or None
+        ``(cache key, predictions path, dataset, sha256)``, as
+        :func:`squad.board.prescore.score_items` takes them.
+    """
+    path = _predictions_path(run)
+    expected = predictions_sha256(run)
+    dataset = (run.get("provenance") or {}).get("dataset") or {}
+    if path is None or expected is None or run.get("status") != "ok":
+        return None
+    if not isinstance(dataset, Mapping) or dataset.get("name") not in SCORED_DATASETS:
+        return None
+    key = cache.key(
+        path,
+        dataset["name"],
+        dataset.get("protocol"),
+        dataset.get("language"),
+        sha256=expected,
+    )
+    if cache.get(key) is not None:
+        return None
+    return key, str(path), dict(dataset), expected
 
 
 def score_run(
@@ -647,15 +720,26 @@ def score_run(
     if path is None:
         return ScoredRun("self-reported", recorded)
     dataset = (run.get("provenance") or {}).get("dataset") or {}
+    expected = predictions_sha256(run)
     key = None
     try:
+        if expected is None:
+            msg = (
+                f"{PREDICTIONS_FILE} is not listed in the record's files with its "
+                "sha256, so it cannot be checked"
+            )
+            raise InvalidInputError(msg)
         if not isinstance(dataset, Mapping) or not dataset.get("name"):
             msg = "its record names no dataset (provenance.dataset.name)"
             raise InvalidInputError(msg)
         if cache is not None:
             _spec(dataset["name"])
             key = cache.key(
-                path, dataset["name"], dataset.get("protocol"), dataset.get("language")
+                path,
+                dataset["name"],
+                dataset.get("protocol"),
+                dataset.get("language"),
+                sha256=expected,
             )
             entry = cache.get(key)
             if entry is not None and "reason" in entry:
@@ -663,20 +747,39 @@ def score_run(
             if entry is not None:
                 scored = entry["metrics"]
                 bounds = {k: tuple(v) for k, v in entry["bounds"].items()}
-                current = entry["sha256"]
+                current, digest = entry["sha256"], entry["digest"]
             else:
-                scored, bounds, current = _score_file(path, dataset, data_home)
-                cache.put(key, {"metrics": scored, "bounds": bounds, "sha256": current})
+                scored, bounds, current, digest = score_file(
+                    path, dataset, data_home, expected
+                )
+                cache.put(
+                    key,
+                    {
+                        "metrics": scored,
+                        "bounds": bounds,
+                        "sha256": current,
+                        "digest": digest,
+                    },
+                )
         else:
-            scored, bounds, current = _score_file(path, dataset, data_home)
+            scored, bounds, current, digest = score_file(
+                path, dataset, data_home, expected
+            )
     except (OSError, ValueError, KeyError) as err:
         reason = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        if key is not None and isinstance(err, InvalidInputError):
+        if (
+            key is not None
+            and isinstance(err, InvalidInputError)
+            and not isinstance(err, FileProblemError)
+        ):
             cache.put(key, {"reason": str(reason)})
-        logger.info("Cannot score run %s: %s", run.get("run_id"), reason)
+        logger.info(
+            "Cannot score run %s: %s", one_line(run.get("run_id"), 80), one_line(reason)
+        )
         return ScoredRun("invalid", {}, reason=str(reason))
     differ = compare_metrics(recorded, scored, bounds=bounds)
     wanted = dataset.get("sha256")
     if wanted and wanted != current:
         differ["dataset.sha256"] = (wanted, current)
-    return ScoredRun("disagrees" if differ else "verified", scored, differ)
+    status = "disagrees" if differ else "verified"
+    return ScoredRun(status, scored, differ, digest=digest)

@@ -33,16 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from squad._atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
-from squad.board.intake import one_line
+from squad.board.identity import member_name
 from squad.board.leaderboard import (
-    UNKNOWN_MEMBER,
     BoardRuns,
-    _member,
     board_runs,
     describe_flag,
     leaderboard_tables,
 )
 from squad.board.pages import render, run_slug, run_view, task_view
+from squad.board.safety import one_line
 from squad.board.tasks import Task
 
 __all__ = ["SiteResult", "build_site", "check_board"]
@@ -152,6 +151,7 @@ def build_site(
     *,
     top: int = 10,
     cache: Any = None,
+    signers: Any = None,
 ) -> SiteResult:
     """Write the board of the run folders below ``path`` as a static site in ``out``.
 
@@ -167,6 +167,9 @@ def build_site(
         How many of the best runs a task's curve figures overlay.
     cache : squad.board.cache.ScoreCache, optional
         Scoring cache (default: none, every run is scored).
+    signers : squad.board.signing.Signers, optional
+        The group's signers file: runs are shown under the names it gives their keys,
+        and only runs signed by its keys rank.
 
     Returns
     -------
@@ -178,7 +181,7 @@ def build_site(
         If ``path`` does not exist.
     """
     out = Path(out)
-    runs = board_runs(path, cache=cache)
+    runs = board_runs(path, cache=cache, signers=signers)
     tables = leaderboard_tables(runs, metric, include_failed=True) if runs.runs else {}
     images = _Images(out / "img")
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -188,7 +191,7 @@ def build_site(
     rows = []
     for task, table in tables.items():
         records = table.attrs["records"]
-        members = sorted({_member(r) or UNKNOWN_MEMBER for r in records})
+        members = sorted({member_name(r) for r in records})
         view = task_view(
             table,
             image=images,
@@ -250,7 +253,7 @@ def _write_run_page(
 ) -> None:
     slug = run_slug(rec)
     pages.add(f"{slug}.html")
-    member = _member(rec) or UNKNOWN_MEMBER
+    member = member_name(rec)
     _write_page(
         out / "runs" / f"{slug}.html",
         render(
@@ -274,10 +277,10 @@ def _index_row(task: Task, table: Any, members: list[str]) -> dict[str, Any]:
     ranked = table[table["rank"].notna()]
     leader = leader_href = value = None
     if len(ranked):
-        best = table.attrs["records"][0]
+        best = table.attrs["records"][0]  # ranked rows come first
         params = table.attrs["parameters"]
         model = best["parameters"].get("model") if "model" in params else None
-        leader = _member(best) or UNKNOWN_MEMBER
+        leader = member_name(best)
         if model is not None:
             leader += f" ({one_line(str(model), 80)})"
         leader_href = f"runs/{run_slug(best)}.html"
@@ -294,28 +297,76 @@ def _index_row(task: Task, table: Any, members: list[str]) -> dict[str, Any]:
 
 
 def check_board(
-    path: str | os.PathLike[str], *, cache: Any = None
+    path: str | os.PathLike[str], *, cache: Any = None, signers: Any = None
 ) -> tuple[BoardRuns, list[str]]:
     """Every problem of the run folders below ``path``, one line each.
 
-    A run folder that fails a check (left out of the board) and a run whose recorded
-    metrics disagree with its predictions are problems; self-reported runs are not.
+    Problems: a run folder that fails a check (left out of the board, including the
+    copies left out and a signature that does not verify), a run whose recorded metrics
+    disagree with its predictions, a run with the same predictions as another owner's,
+    owners (or, with ``signers``, names in the signers file) whose names look alike.
+    Self-reported and unverified runs are not problems: they are listed apart. Every
+    page of the board is put together (without drawing figures), so that what passes
+    here builds.
+
+    Parameters
+    ----------
+    path : path-like
+        The tree of run folders.
+    cache : squad.board.cache.ScoreCache, optional
+        Scoring cache.
+    signers : squad.board.signing.Signers, optional
+        The group's signers file.
 
     Returns
     -------
     runs : BoardRuns
         The runs as the board sees them.
     problems : list of str
-        One line per problem (empty when the board is clean).
+        One printable line per problem (empty when the board is clean).
     """
-    runs = board_runs(path, cache=cache, warn=False)
+    from squad.board.names import confusable_groups, display_name
+
+    runs = board_runs(path, cache=cache, warn=False, signers=signers)
     problems = [item.line(runs.root) for item in runs.rejected]
     for rec in runs.runs:
+        folder = Path(rec["_dir"])
+        if folder.is_relative_to(Path(path)):
+            folder = folder.relative_to(Path(path))
         if rec.get("_check") == "disagrees":
-            folder = Path(rec["_dir"])
-            if folder.is_relative_to(Path(path)):
-                folder = folder.relative_to(Path(path))
             problems.append(
                 f"Run folder {one_line(str(folder))} disagrees: {describe_flag(rec)}"
             )
-    return runs, problems
+        elif rec.get("_flags"):
+            problems.append(
+                f"Run folder {one_line(str(folder))} is flagged: {describe_flag(rec)}"
+            )
+    if signers is not None:
+        for group in confusable_groups(signers.names.values()):
+            shown = ", ".join(f"'{display_name(n)}'" for n in group)
+            problems.append(
+                f"Signers file {one_line(str(signers.path))}: the names {shown} look "
+                "alike; give each member a name no other resembles"
+            )
+    tables = leaderboard_tables(runs, include_failed=True) if runs.runs else {}
+    for table in tables.values():
+        task_view(table, image=_NoFigures(), run_href=lambda rec: "")
+        for rec in table.attrs["records"]:
+            render(
+                "run.html",
+                title="",
+                nav=[],
+                subtitle="",
+                **run_view(rec, image=_NoFigures()),
+            )
+    return runs, [one_line(line, 4000) for line in problems]
+
+
+class _NoFigures:
+    """An image sink that draws and writes nothing (for the check)."""
+
+    def cached(self, inputs: Any, draw: Any) -> str:
+        return ""
+
+    def __call__(self, png: bytes) -> str:
+        return ""

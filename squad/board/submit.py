@@ -151,6 +151,7 @@ def submit_predictions(
     out: str | os.PathLike[str] = "runs",
     experiment: str = "coding",
     data_home: Any = None,
+    key: Any = None,
 ) -> Path:
     """Check and score a predictions file and write it as a run folder for the board.
 
@@ -182,12 +183,17 @@ def submit_predictions(
         Joins the kit's runs of ``notebooks/coding.ipynb``.
     data_home : path-like, default=None
         See :func:`squad.get_data_home`.
+    key : cryptography Ed25519PrivateKey, optional
+        The member's signing key (:func:`squad.board.signing.load_key`): the run is
+        signed (``record.json.sig``: the record, which gives the sha256 of both
+        predictions files). Without one the run is unsigned, and a board kept with a
+        signers file lists it apart, unranked.
 
     Returns
     -------
     pathlib.Path
-        The run folder, holding ``record.json``, ``predictions.parquet`` and
-        ``predictions.csv``. The run id is derived from the file's content, dataset,
+        The run folder, holding ``record.json``, ``predictions.parquet``,
+        ``predictions.csv`` and, with ``key``, ``record.json.sig``. The run id is derived from the file's content, dataset,
         member and model name: submitting the same thing again replaces the run.
 
     Raises
@@ -198,7 +204,7 @@ def submit_predictions(
     OSError
         If the file cannot be read or the folder written.
     """
-    from squad.board.scoring import _score, check_predictions
+    from squad.board.scoring import check_predictions, score_checked_table
     from squad.record import write_record
 
     path = Path(path)
@@ -215,7 +221,7 @@ def submit_predictions(
         data_home=data_home,
         source=path.name,
     )
-    metrics, _ = _score(checked, data_home)
+    metrics, _ = score_checked_table(checked, data_home)
     source_sha = file_sha256(path)
     languages = checked.attrs["languages"]
     lang = ",".join(languages) if languages else None
@@ -238,10 +244,10 @@ def submit_predictions(
         fact_sheet[name.replace(" ", "_")] = _plain_text(value)[:2000]
     if description.strip():
         fact_sheet["description"] = _plain_text(description)[:4000]
-    key = "\n".join(
+    identity = "\n".join(
         [source_sha, dataset, checked.attrs["protocol"], str(lang), member, model_name]
     )
-    run_id = "s" + hashlib.sha256(key.encode()).hexdigest()[:11]
+    run_id = "s" + hashlib.sha256(identity.encode()).hexdigest()[:11]
     now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     record = {
         "schema": 1,
@@ -286,6 +292,10 @@ def submit_predictions(
                 "sha256": file_sha256(tmp / name),
             }
         write_record(tmp, record)
+        if key is not None:
+            from squad.board.signing import sign_run
+
+            sign_run(tmp, key)
         replace_folder(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

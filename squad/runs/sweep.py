@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from squad._atomic import atomic_write_bytes, atomic_write_text, replace_folder
+from squad._atomic import atomic_write_bytes, replace_folder
 from squad.errors import InvalidInputError
 from squad.record import (
     RECORD_FILE,
@@ -485,8 +485,10 @@ def _write_run(
     run: PlannedRun,
     outcome: RunOutcome,
     provenance: dict[str, Any],
+    sign: Callable[[Path], Any] | None = None,
 ) -> dict[str, Any]:
-    """Write one run folder: files first, ``record.json`` last, then rename into place."""
+    """Write one run folder: files first, ``record.json`` last, then its signature
+    (``sign(folder)``, if given), then rename into place."""
     tmp = folder / f".{run.run_id}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
@@ -498,7 +500,12 @@ def _write_run(
         }
         notebook_name = plan.notebook.name
         if outcome.notebook_json is not None:
-            atomic_write_text(tmp / notebook_name, outcome.notebook_json)
+            data = outcome.notebook_json.encode("utf-8")
+            atomic_write_bytes(tmp / notebook_name, data)
+            files[notebook_name] = {  # the executed notebook: signed with the rest
+                "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
         metrics, figures = read_metrics_log(tmp)
         prov = {**provenance, **outcome.environment}
         dataset = dict(run.dataset or {})
@@ -527,6 +534,8 @@ def _write_run(
             "provenance": prov,
         }
         write_record(tmp, run_record)
+        if sign is not None:
+            sign(tmp)
         replace_folder(tmp, folder / run.run_id)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -572,6 +581,7 @@ def run_sweep(
     progress: bool = True,
     dataset_checksum: DatasetLookup | None = default_dataset_checksum,
     executor: Executor | None = None,
+    sign: Callable[[Path], Any] | None = None,
 ) -> SweepResult:
     """Run a notebook over a grid of parameters and record every run.
 
@@ -601,6 +611,12 @@ def run_sweep(
         Member or organisation recorded in the provenance (default: ``SQUAD_MEMBER``).
     progress : bool, default=True
         Show a progress bar on stderr.
+    sign : callable, optional
+        Called with each new run's folder once its ``record.json`` is written, before
+        the folder is moved into place: ``squad run`` passes
+        ``functools.partial(squad.board.signing.sign_run, key=...)``, which writes
+        ``record.json.sig``. The record lists every file of the run (the executed
+        notebook too) with its sha256, so the signature covers them all.
 
     Returns
     -------
@@ -687,7 +703,7 @@ def run_sweep(
                 logger.error("Run %s failed in its worker: %s", task.run_id, err)
                 outcome = _failed_outcome(task, err)
             run_record = _write_run(
-                folder, plan, by_id[task.run_id], outcome, provenance
+                folder, plan, by_id[task.run_id], outcome, provenance, sign
             )
             result.records[task.run_id] = run_record
             if outcome.status == "ok":
