@@ -601,6 +601,11 @@ def _score_cache(cache: bool, cache_dir: Path | None):
 @click.option(
     "--top", type=int, default=10, show_default=True, help="Runs per curve figure."
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Processes that score new runs (default: CPU cores; 1 uses least memory).",
+)
 @_cache_options
 @_signers_option
 @_user_errors
@@ -609,6 +614,7 @@ def board_build(
     out: Path,
     metric: str | None,
     top: int,
+    jobs: int | None,
     cache: bool,
     cache_dir: Path | None,
     signers_file: Path | None,
@@ -626,6 +632,7 @@ def board_build(
         top=top,
         cache=_score_cache(cache, cache_dir),
         signers=_signers(signers_file),
+        jobs=jobs,
     )
     click.echo(result.summary())
 

@@ -59,9 +59,11 @@ def test_member_opens_the_board_from_disk_and_follows_a_task_and_a_run(site):
             expect(row).to_have_count(1)
             expect(row.first).to_contain_text(f"{member} (tfidf)")
 
-            _follow(page, "coding")
-            expect(page).to_have_url(re.compile(r"/tasks/coding-[0-9a-f]{8}\.html$"))
-            expect(page.locator("h1")).to_have_text("Task coding")
+            _follow(page, "soc2010 · stratified")
+            expect(page).to_have_url(
+                re.compile(r"/tasks/soc2010-stratified-[0-9a-f]{8}\.html$")
+            )
+            expect(page.locator("h1")).to_have_text("Task soc2010 · stratified")
             images = page.locator("img")
             expect(images).to_have_count(3)  # curves, levels, metric vs parameters
             check_images(images, "the task page")

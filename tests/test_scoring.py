@@ -282,6 +282,8 @@ def test_scores_from_worker_processes_equal_scores_made_in_process(
     )
     parallel = board_runs(tmp_path, warn=False)
     assert handed == [4]
+    board_runs(tmp_path, warn=False, jobs=1)  # one process: no workers
+    assert handed == [4]
     monkeypatch.setattr(prescore, "MIN_RUNS", 10**9)
     serial = board_runs(tmp_path, warn=False)
     for a, b in zip(parallel.runs, serial.runs, strict=True):

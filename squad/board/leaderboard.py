@@ -264,6 +264,7 @@ def board_runs(
     cache: Any = None,
     warn: bool = True,
     signers: Any = None,
+    jobs: int | None = None,
 ) -> BoardRuns:
     """Check, select and score the runs below ``path``; give each its task.
 
@@ -281,6 +282,9 @@ def board_runs(
         The group's signers file (see :func:`squad.board.signing.read_signers`): runs
         are shown under the names it gives their keys, and only runs signed by one of
         its keys rank.
+    jobs : int, optional
+        Worker processes that score new runs (default: the CPU cores; 1 scores in
+        this process only, using less memory; see :mod:`squad.board.prescore`).
 
     Returns
     -------
@@ -301,7 +305,7 @@ def board_runs(
     # A language that does not apply is None, also in records written before it was.
     records = [{**rec, "parameters": shown_parameters(rec)} for rec in records]
     kept = []
-    for rec in _score_records(_select(records, where), cache):
+    for rec in _score_records(_select(records, where), cache, jobs):
         if rec.get("_check") == "invalid":
             item = Rejected(
                 Path(rec["_dir"]) if rec.get("_dir") is not None else Path("."),
@@ -581,7 +585,7 @@ class _Shared(list):
 
 
 def _score_records(
-    records: list[dict[str, Any]], cache: Any = None
+    records: list[dict[str, Any]], cache: Any = None, jobs: int | None = None
 ) -> list[dict[str, Any]]:
     """Replace each ok run's metrics by those computed from its predictions.
 
@@ -592,10 +596,10 @@ def _score_records(
     from squad.board.prescore import MIN_RUNS, prescore
     from squad.board.scoring import score_run
 
-    if len(records) >= MIN_RUNS:  # worth scoring on worker processes first
+    if len(records) >= MIN_RUNS and jobs != 1:  # worth scoring on workers first
         if cache is None:
             cache = MemoryScoreCache()  # the workers' results, for this build only
-        prescore(records, cache)
+        prescore(records, cache, jobs=jobs)
     scored = []
     for rec in records:
         if rec.get("status") != "ok":

@@ -152,6 +152,7 @@ def build_site(
     top: int = 10,
     cache: Any = None,
     signers: Any = None,
+    jobs: int | None = None,
 ) -> SiteResult:
     """Write the board of the run folders below ``path`` as a static site in ``out``.
 
@@ -170,6 +171,9 @@ def build_site(
     signers : squad.board.signing.Signers, optional
         The group's signers file: runs are shown under the names it gives their keys,
         and only runs signed by its keys rank.
+    jobs : int, optional
+        Worker processes that score new runs (default: the CPU cores; 1 for the least
+        memory).
 
     Returns
     -------
@@ -181,7 +185,7 @@ def build_site(
         If ``path`` does not exist.
     """
     out = Path(out)
-    runs = board_runs(path, cache=cache, signers=signers)
+    runs = board_runs(path, cache=cache, signers=signers, jobs=jobs)
     tables = leaderboard_tables(runs, metric, include_failed=True) if runs.runs else {}
     images = _Images(out / "img")
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
