@@ -10,6 +10,7 @@ import json
 import shutil
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 from board_runs import file_entry, scored_run, write_honest_runs
@@ -52,6 +53,17 @@ def keys(tmp_path_factory):
     return {"folder": folder, "signers": signers, **made}
 
 
+def _verify_as_alice(keys, folder: Path, data: bytes) -> subprocess.CompletedProcess:
+    """`ssh-keygen -Y verify` of ``data`` against the run folder's signature, as alice."""
+    signature = str(folder / SIGNATURE_FILE)
+    signers = str(keys["signers"])
+    return _ssh_keygen(
+        *("-Y", "verify", "-f", signers, "-I", "alice", "-n", "squad-run"),
+        *("-s", signature),
+        stdin=data,
+    )
+
+
 def _ssh_keygen(*args, stdin: bytes = b"") -> subprocess.CompletedProcess:
     return subprocess.run(
         [SSH_KEYGEN, *args], input=stdin, capture_output=True, check=False
@@ -64,22 +76,10 @@ def test_a_signed_run_verifies_with_ssh_keygen(keys, tmp_path):
     folder = scored_run(tmp_path / "run", "aa0000000001", "alice", 0.6)
     sign_run(folder, keys["alice"])
     record = (folder / "record.json").read_bytes()
-    verify = [
-        "-Y",
-        "verify",
-        "-f",
-        str(keys["signers"]),
-        "-I",
-        "alice",
-        "-n",
-        "squad-run",
-        "-s",
-        str(folder / SIGNATURE_FILE),
-    ]
-    good = _ssh_keygen(*verify, stdin=record)
+    good = _verify_as_alice(keys, folder, record)
     assert good.returncode == 0, good.stderr
     assert b'Good "squad-run" signature for alice' in good.stdout
-    bad = _ssh_keygen(*verify, stdin=record.replace(b"alice", b"mallo"))
+    bad = _verify_as_alice(keys, folder, record.replace(b"alice", b"mallo"))
     assert bad.returncode != 0
 
 
@@ -363,19 +363,7 @@ def test_squad_run_signs_every_run_and_its_notebook(keys, tmp_path):
     for record in records:
         data = json.loads(record.read_text())
         assert data["files"]["ok.ipynb"] == file_entry(record.parent / "ok.ipynb")
-        verified = _ssh_keygen(
-            "-Y",
-            "verify",
-            "-f",
-            str(keys["signers"]),
-            "-I",
-            "alice",
-            "-n",
-            "squad-run",
-            "-s",
-            str(record.parent / SIGNATURE_FILE),
-            stdin=record.read_bytes(),
-        )
+        verified = _verify_as_alice(keys, record.parent, record.read_bytes())
         assert verified.returncode == 0, verified.stderr
     runs = load_runs(tmp_path / "runs", signers=read_signers(keys["signers"])).runs
     assert {member_name(r) for r in runs} == {"alice"}
