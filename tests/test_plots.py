@@ -103,10 +103,11 @@ def test_plot_hierarchical_accuracy_from_reports_and_tuples():
             "table": table,
             "report": coding_report(y_true, y_pred, levels=(1, 2, 3, 4)),
             "tuple": (y_true, y_pred),
+            "series": table.set_index("level")["accuracy"],
         }
     )
     (ax,) = fig.axes
-    assert len(ax.lines) == 3
+    assert len(ax.lines) == 4
     for line in ax.lines:
         assert list(line.get_xdata()) == [1, 2, 3, 4]
         np.testing.assert_allclose(line.get_ydata(), table["accuracy"])
@@ -114,6 +115,7 @@ def test_plot_hierarchical_accuracy_from_reports_and_tuples():
         "table",
         "report",
         "tuple",
+        "series",
     ]
 
 
@@ -237,7 +239,7 @@ def test_series_differ_in_safe_colour_and_line_style():
         ),
         (
             lambda: plot_reliability_diagram(*_model(5), n_bins=10),
-            r"^Reliability diagram: .* ECE 0\.\d{3}; in \d+ of \d+ bins",
+            r"^Reliability diagram: .* ECE 0\.\d{3}; of \d+ non-empty bins, \d+ have",
         ),
         (lambda: plot_confusion_matrix(*_model(6)[:2]), r"^Confusion matrix of the 6"),
         (

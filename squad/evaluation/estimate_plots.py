@@ -263,8 +263,10 @@ def plot_domain_estimates(
     ax.set_title(title)
     ax.grid(True, axis="x", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    what = xlabel[:1].lower() + xlabel[1:]
+    domain = str(estimates.index.name or "domain")
     said = (
-        f"Dot plot of {xlabel[:1].lower() + xlabel[1:]} (x axis) for {len(values)} domains (y axis), "
+        f"Dot plot of {what} (x axis) for {len(values)} values of {domain} (y axis), "
         f"one marker per column: {', '.join(order)}."
     )
     if reference is not None and others:

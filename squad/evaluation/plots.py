@@ -63,7 +63,8 @@ def _is_single(item: Any) -> bool:
         return True
     if isinstance(item, Mapping):
         return not all(
-            isinstance(v, pd.DataFrame | tuple | list | Mapping) for v in item.values()
+            isinstance(v, pd.DataFrame | pd.Series | tuple | list | Mapping)
+            for v in item.values()
         )
     msg = (
         f"expected a DataFrame, a Series, a tuple of arrays or a dict of them by model "
@@ -436,10 +437,12 @@ def plot_reliability_diagram(
         table = calibration_report(y_true, y_pred, values, n_bins=n_bins)
         ece = expected_calibration_error(y_true, y_pred, values, n_bins=n_bins)
         filled = table[table["n"] > 0]
+        above = int((filled["accuracy"] > filled["mean_confidence"]).sum())
         below = int((filled["accuracy"] < filled["mean_confidence"]).sum())
         told.append(
-            f"{name}: ECE {ece:.3f}; in {below} of {len(filled)} bins the accuracy is "
-            "below the confidence (over-confident)"
+            f"{name}: ECE {ece:.3f}; of {len(filled)} non-empty bins, {above} have an "
+            f"accuracy above the confidence (under-confident) and {below} below it "
+            "(over-confident)"
         )
         if several:
             ax.plot(
