@@ -36,7 +36,7 @@ __all__ = [
 #: hard to see on white, last).
 OKABE_ITO = (
     "#0072B2",  # blue
-    "#D55E00",  # vermillion
+    "#D55E00",  # vermilion
     "#009E73",  # bluish green
     "#CC79A7",  # reddish purple
     "#E69F00",  # orange
