@@ -80,7 +80,7 @@ lint: install
 	$(BIN)/ruff check squad tests bench notebooks conftest.py
 	$(BIN)/ruff format --check squad tests bench notebooks conftest.py
 	$(BIN)/lint-imports
-	$(BIN)/codespell squad tests datasets notebooks docs exercises/README.md README.md
+	$(BIN)/codespell squad tests datasets notebooks docs exercises/README.md exercises/notes README.md
 
 test: install system-deps browser-deps hub-proxy lint
 	$(BIN)/python -m pytest --durations=15
