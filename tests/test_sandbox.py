@@ -321,8 +321,6 @@ def test_sandboxed_kernel_stops_hostile_code(
     assert escape["connect"] in ("ConnectionRefusedError", "OSError")
     with pytest.raises(TimeoutError):
         listener.accept()
-    # the kernel's own loopback works, as under bubblewrap: papermill can start a kernel
-    assert _result(nb.cells[3]) == {"loopback": "ok"}
     assert escape["gradebook"] == "FileNotFoundError"
     assert escape["course_listing"] == []
     assert escape["public"] == "public"
