@@ -81,7 +81,7 @@ lint: install
 	$(BIN)/ruff format --check squad tests bench notebooks conftest.py
 	$(BIN)/lint-imports
 	$(BIN)/python tools/check_private_imports.py squad
-	$(BIN)/codespell squad tests datasets notebooks docs exercises/README.md README.md
+	$(BIN)/codespell squad tests datasets notebooks docs exercises/README.md exercises/notes README.md
 
 test: install system-deps browser-deps hub-proxy lint
 	$(BIN)/python -m pytest --durations=15

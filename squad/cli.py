@@ -786,6 +786,37 @@ def course_build(assignments: tuple[str, ...], course: Path | None) -> None:
     click.echo(f"Built {len(released)} release notebook(s)")
 
 
+@course_group.command("solutions", context_settings=CONTEXT)
+@click.argument("assignment")
+@_COURSE_OPTION
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write into (default: solutions/ASSIGNMENT in the course).",
+)
+@click.option(
+    "--before-deadline",
+    is_flag=True,
+    help="Write them although the gradebook's due date is still to come.",
+)
+@_user_errors
+def course_solutions(
+    assignment: str, course: Path | None, out: Path | None, before_deadline: bool
+) -> None:
+    """Write the solutions of ASSIGNMENT for trainees, once it is past its due date.
+
+    Model answers, visible tests and the graders' rubrics, without hidden tests: one
+    plain notebook per notebook of the assignment, to hand out like the release.
+    """
+    from squad.grading.solutions import write_solutions
+
+    written = write_solutions(
+        assignment, course=course, out=out, before_deadline=before_deadline
+    )
+    for path in written:
+        click.echo(str(path))
+
+
 # --------------------------------------------------------------------------- lab
 @main.command("lab", context_settings=CONTEXT)
 @click.option(

@@ -5,7 +5,8 @@ One JupyterLab server per module, started by ``squad lab`` (the command behind
 Playwright. Three people use it:
 
 * a trainee answers a question of ``02-occupation-coding``, runs the notebook and
-  presses Validate, once with a right and once with a wrong answer;
+  presses Validate, once with a right and once with a wrong answer; with the model
+  answers of ``03`` and ``04``, the notebook draws its figures, with their alt text;
 * an instructor reviews an autograded class in Formgrader and grades the written answer
   by hand; the grade is in nbgrader's gradebook afterwards;
 * a squad member opens an executed experiment run and the leaderboard page, and sees
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,9 +70,12 @@ RIGHT_ANSWER = (
 )
 #: The edit that makes it wrong, typed before the last closing parenthesis.
 WRONG_EDIT = ".head(100)"
-WRONG_ANSWER_MESSAGE = re.compile(
-    r"expected one row per training entry \(\d+\), got 100"
-)
+WRONG_ANSWER_MESSAGE = re.compile(r"X_words has 100 rows, but train has \d+ entries")
+#: Notebooks whose lesson is a figure, run with the model answers (their full sample).
+FIGURES = {
+    "03-evaluating-a-coder": "evaluating-a-coder.ipynb",
+    "04-imputation": "imputation.ipynb",
+}
 STUDENTS = {"trainee-full": "full", "trainee-untouched": "untouched"}
 MANUAL_SCORE = 2
 #: Seconds allowed for a whole-notebook step (Run All, Validate) on a busy machine.
@@ -224,6 +229,11 @@ def kit(tmp_path_factory):
         answers = solutions(source)
         del answers["q1-answer"]
         trainee = answer_notebook(release, answers, root / ASSIGNMENT / NOTEBOOK)
+        # Trainees who answered every question of the notebooks with figures.
+        for assignment, notebook in FIGURES.items():
+            (root / assignment).mkdir()
+            sample = REPO / "tests" / "fixtures" / "submissions" / assignment
+            shutil.copy(sample / "full.ipynb", root / assignment / notebook)
 
         # The class: two sample submissions, autograded by nbgrader.
         for student, notebook in _submissions(course).items():
@@ -396,6 +406,37 @@ def test_trainee_answers_runs_and_validates(tab, kit):
         # Validate saved the notebook: it closes without a question.
         tab.menu("Kernel", "Shut Down Kernel")
         tab.close_tab()
+        expect(page.locator(".jp-NotebookPanel:visible")).to_have_count(0)
+
+
+@pytest.mark.parametrize("assignment", sorted(FIGURES))
+def test_trainee_sees_the_figures_with_alt_text(tab, kit, assignment):
+    """Run All draws each figure: loaded, not blank, with alt text that says what it
+    shows (read by screen readers), and nothing on stderr."""
+    notebook = FIGURES[assignment]
+    cells_in = nbformat.read(kit.root / assignment / notebook, as_version=4).cells
+    n_figures = sum(
+        1 for c in cells_in if c.cell_type == "code" and "squad.plots.plot_" in c.source
+    )
+    with tab.scenario(f"figures-{assignment}") as page:
+        tab.open_path(f"{assignment}/{notebook}")
+        panel = page.locator(".jp-NotebookPanel:visible")
+        expect(panel.locator(".jp-Notebook .jp-Cell")).to_have_count(
+            len(cells_in), timeout=90_000
+        )
+        tab.menu("Run", "Run All Cells")
+        page.wait_for_function(RUN_FINISHED, timeout=NOTEBOOK_TIMEOUT_MS)
+        expect(panel.locator(STDERR)).to_have_count(0)
+        images = panel.locator(".jp-OutputArea-output img")
+        expect(images).to_have_count(n_figures)
+        check_images(images, assignment)
+        alts = images.evaluate_all("els => els.map(e => e.alt)")
+        assert all(len(alt) > 80 and alt != "Image" for alt in alts), alts
+        assert any(alt.startswith(("Automation curve", "Dot plot")) for alt in alts)
+        tab.menu("Kernel", "Shut Down Kernel")
+        tab.close_tab()
+        # Run All changed the notebook: leave the trainee's file as it was.
+        page.locator(".jp-Dialog").get_by_role("button", name="Discard").click()
         expect(page.locator(".jp-NotebookPanel:visible")).to_have_count(0)
 
 

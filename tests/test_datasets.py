@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -167,7 +168,7 @@ def test_lfs_synthetic_is_deterministic_and_plausible():
     """Same bytes for the same seed (pinned); the documented relationships hold."""
     assert (
         squad.dataset_checksum("lfs_synthetic")
-        == "22e78d86ed91fd7c8be31d99cb1c2ff5d973d1f187e1d197892e32b109e0cb3f"
+        == "cd271aa8217939e9929c1c15809b4a9440acaecf799f4246113601f94e11f206"
     )
     frame = squad.load_dataset("lfs_synthetic")
     assert len(frame) >= 20_000
@@ -188,6 +189,23 @@ def test_lfs_synthetic_is_deterministic_and_plausible():
     assert (frame.groupby("household_id")["split"].nunique() == 1).all()
 
 
+def test_lfs_synthetic_ages_have_no_spike():
+    """No age holds more than three times the persons of its neighbours (the mean of the
+    ages either side; at 16 and 80, the one neighbour): no pile-up at the ends."""
+    counts = (
+        squad.load_dataset("lfs_synthetic")["age"]
+        .value_counts()
+        .reindex(range(16, 81), fill_value=0)
+    )
+    assert (counts > 0).all(), "every age from 16 to 80 should have persons"
+    values = counts.to_numpy(dtype=float)
+    neighbours = np.r_[values[1], (values[:-2] + values[2:]) / 2, values[-2]]
+    ratio = pd.Series(values / neighbours, index=counts.index)
+    assert ratio.max() <= 3, (
+        f"age {ratio.idxmax()} holds {ratio.max():.1f}x its neighbours"
+    )
+
+
 def test_lfs_generator_same_seed_same_frame_other_seed_differs():
     """The generator itself is deterministic in its seed."""
     from squad.data.builders.lfs import generate_lfs
@@ -204,7 +222,7 @@ def test_lfs_synthetic_missing_keeps_truth():
     """Masked values are missing, their truth is kept, unmasked values are untouched."""
     assert (
         squad.dataset_checksum("lfs_synthetic_missing")
-        == "b92c51930babd8be976edf64e50a6f6e9f12c2d36f2182082d6e5196b584f353"
+        == "a6fd8df2b37b582f9b9a9a67f6ea0c622b22ad1c2e0b3ad9e38a130fa591d2d3"
     )
     frame = squad.load_dataset("lfs_synthetic_missing")
     full = squad.load_dataset("lfs_synthetic")

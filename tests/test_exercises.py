@@ -167,25 +167,64 @@ def test_notebook_shape(path):
     assert nb.metadata.kernelspec.name == "python3"
 
 
-@pytest.mark.parametrize("path", SOURCES, ids=IDS)
-def test_points_are_stated(path):
-    """Each question states the points of its test cell; the intro states the totals."""
-    nb = _nb(path)
-    question = None
+_POINTS = re.compile(r"\*\*\((\d+) points?")
+_PART = re.compile(r"^### Part \d+ \*\*\((\d+) points?\)\*\*$", re.M)
+_MINUTES = re.compile(r"^\*About (\d+) minutes\.\*$", re.M)
+
+
+def _questions(nb) -> list[dict]:
+    """Each question: its heading's points and minutes, its parts' points, its graded cells."""
+    found: list[dict] = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown" and cell.source.startswith("## Question"):
-            question = cell.source
-        meta = _meta(cell)
-        if not meta.get("grade"):
+            heading = cell.source.splitlines()[0]
+            stated = _POINTS.search(heading)
+            minutes = _MINUTES.search(cell.source)
+            found.append(
+                {
+                    "heading": heading,
+                    "points": int(stated.group(1)) if stated else None,
+                    "minutes": int(minutes.group(1)) if minutes else None,
+                    "parts": [],
+                    "graded": [],
+                }
+            )
+        if not found:
             continue
-        stated = re.search(r"\*\*\((\d+) points?", question or "")
-        assert stated, f"{path.name}: no points stated above '{meta['grade_id']}'"
-        assert int(stated.group(1)) == meta["points"], meta["grade_id"]
-        if meta.get("solution"):
-            assert "graded by hand" in question and cell.cell_type == "markdown"
-        else:  # a visible test cell comes right after its answer cell
-            assert _meta(nb.cells[index - 1]).get("solution"), meta["grade_id"]
-        question = None
+        if cell.cell_type == "markdown":
+            found[-1]["parts"] += [int(p) for p in _PART.findall(cell.source)]
+        if _meta(cell).get("grade"):
+            found[-1]["graded"].append((index, cell))
+    return found
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_points_are_stated(path):
+    """Each question states its points, and each of its parts the points of its test cell.
+
+    A question in parts (``### Part 1 **(2 points)**``) gives each part a test cell, so
+    that a trainee who gets one part right earns its points.
+    """
+    nb = _nb(path)
+    for question in _questions(nb):
+        heading, graded = question["heading"], question["graded"]
+        assert question["points"] is not None, f"{path.name}: no points in '{heading}'"
+        assert graded, f"{path.name}: '{heading}' has no graded cell"
+        points = [_meta(cell)["points"] for _, cell in graded]
+        assert sum(points) == question["points"], heading
+        if question["parts"]:
+            assert question["parts"] == points, (
+                f"{path.name}: '{heading}': parts state {question['parts']}, "
+                f"test cells give {points}"
+            )
+        else:
+            assert len(graded) == 1, f"{path.name}: '{heading}' has several test cells"
+        for index, cell in graded:
+            meta = _meta(cell)
+            if meta.get("solution"):
+                assert "graded by hand" in heading and cell.cell_type == "markdown"
+            else:  # a visible test cell comes right after its answer cell
+                assert _meta(nb.cells[index - 1]).get("solution"), meta["grade_id"]
     points = assignment_points(nb)
     totals = re.search(
         r"\*\*Points:\*\* (\d+) autograded \+ (\d+) graded by hand", nb.cells[0].source
@@ -196,6 +235,105 @@ def test_points_are_stated(path):
         points["manual"],
     )
     assert points["manual"] > 0, f"{path.name}: no written answer graded by hand"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_minutes_per_question_fit_the_time(path):
+    """Each question says how many minutes it takes; together they fit the stated time."""
+    nb = _nb(path)
+    minutes = {q["heading"]: q["minutes"] for q in _questions(nb)}
+    assert None not in minutes.values(), (
+        f"{path.name}: no '*About N minutes.*' line under "
+        f"{[h for h, m in minutes.items() if m is None]}"
+    )
+    stated = re.search(r"\*\*Time:\*\* about (\d+) minutes", nb.cells[0].source)
+    assert stated, f"{path.name}: the intro should state the time"
+    assert sum(minutes.values()) <= int(stated.group(1)), (
+        f"{path.name}: the questions take {sum(minutes.values())} minutes, the intro "
+        f"says {stated.group(1)}"
+    )
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_one_optional_task_before_the_key_points(path):
+    """Exactly one 'Going further' task, marked optional and ungraded, with a free cell."""
+    nb = _nb(path)
+    found = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "markdown" and c.source.startswith("## Going further")
+    ]
+    assert len(found) == 1, f"{path.name}: {len(found)} 'Going further' sections"
+    [index] = found
+    assert nb.cells[index].source.startswith("## Going further (optional, not graded)")
+    task = nb.cells[index : len(nb.cells) - 1]
+    assert all(not _meta(c) for c in task), "the optional task must not be graded"
+    assert any(c.cell_type == "code" for c in task), "give the task a code cell"
+    assert index > max(i for i, c in enumerate(nb.cells) if _meta(c).get("grade"))
+
+
+_RUBRIC = re.compile(
+    r"\n---\n\n\*\*Rubric for the grader\*\* \((\d+) points?;[^)]*\)\.\n"
+)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_written_answers_carry_a_rubric(path):
+    """Below each model answer, a rubric for the grader: points per criterion, adding up.
+
+    The whole cell is the solution, so the release replaces it with 'YOUR ANSWER HERE'
+    (``test_release_has_no_solutions_or_hidden_tests`` checks that no line leaks).
+    """
+    written = [
+        c
+        for c in _nb(path).cells
+        if _meta(c).get("solution") and c.cell_type == "markdown"
+    ]
+    assert written
+    for cell in written:
+        grade_id, points = _meta(cell)["grade_id"], _meta(cell)["points"]
+        found = _RUBRIC.search(cell.source)
+        assert found, f"{path.name}: '{grade_id}' has no rubric for the grader"
+        assert int(found.group(1)) == points, grade_id
+        model = cell.source[: found.start()].strip()
+        assert len(model.split()) > 30, f"{grade_id}: no model answer above the rubric"
+        criteria = re.findall(
+            r"^\* \*\*(\d+) points?:\*\*", cell.source[found.end() :], re.M
+        )
+        assert sum(map(int, criteria)) == points and len(criteria) >= 2, (
+            f"{path.name}: the rubric of '{grade_id}' gives {criteria} for {points} points"
+        )
+
+
+#: Assignments whose learning objectives ask the trainee to read a figure.
+FIGURES = (
+    "03-evaluating-a-coder",
+    "04-imputation",
+    "06-quality-and-drift",
+    "07-synthetic-data",
+)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_figures_come_from_the_kit_and_say_what_to_look_at(path):
+    """A figure is drawn by a read-only cell with squad.plots, after a sentence in bold
+    that says what to look at; the notebooks whose lesson is a figure have one."""
+    nb = _nb(path)
+    drawn = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and ".plot_" in c.source
+    ]
+    drawn = [i for i in drawn if not _meta(nb.cells[i]).get("solution")]
+    if path.parent.name in FIGURES:
+        assert drawn, f"{path.name}: no figure"
+    for index in drawn:
+        cell, before = nb.cells[index], nb.cells[index - 1]
+        assert _meta(cell).get("locked") and not _meta(cell).get("grade"), cell.id
+        assert "squad.plots.plot_" in cell.source, f"{cell.id}: draw with squad.plots"
+        assert (
+            before.cell_type == "markdown" and "**look at" in before.source.lower()
+        ), f"{path.name}: say in the cell before '{cell.id}' what to look at"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=IDS)
@@ -349,19 +487,26 @@ def test_release_has_no_solutions_or_hidden_tests(released, path):
     assert [c.get("id") for c in release.cells] == [c.get("id") for c in source.cells]
 
 
+def _students(assignment: str) -> list[str]:
+    return sorted(p.stem for p in (FIXTURES / assignment).glob("*.ipynb"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SOURCES, ids=IDS)
 def test_fixtures_match_release(released, path):
     """The sample submissions are this release: untouched is it, the others fill answers."""
     release = _nb(released / path.parent.name / path.name)
-    for student in ("untouched", "partial", "full"):
+    students = _students(path.parent.name)
+    assert {"untouched", "partial", "full"} <= set(students)
+    for student in students:
         fixture = _nb(FIXTURES / path.parent.name / f"{student}.ipynb")
         assert len(fixture.cells) == len(release.cells), student
         for ours, theirs in zip(fixture.cells, release.cells, strict=True):
             if student == "untouched" or not _meta(theirs).get("solution"):
                 assert ours.source == theirs.source, (
                     f"tests/fixtures/submissions/{path.parent.name}/{student}.ipynb is out "
-                    f"of date in cell '{theirs.get('id')}': copy the new release cell into it"
+                    f"of date in cell '{theirs.get('id')}': run "
+                    "tests/fixtures/submissions/refresh.py"
                 )
                 assert ours.metadata == theirs.metadata, student
 
@@ -397,3 +542,44 @@ def test_full_marks_submission_is_the_model_answer(path):
                 f"tests/fixtures/submissions/{path.parent.name}/full.ipynb differs from "
                 f"the source's solution in cell '{grade_id}': copy the solution into it"
             )
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_sample_mistakes_are_declared(path):
+    """In the samples with mistakes, each answer that is neither the model answer nor left
+    empty says what it gets wrong and the words its visible check must say.
+
+    ``tests/test_course_workflow.py`` then checks that each one fails a visible check
+    with that message, so a mistake cannot be added to a sample without its check.
+    """
+    folder = FIXTURES / path.parent.name
+    model = {
+        _meta(c)["grade_id"]: _without_solution_markers(c.source).strip()
+        for c in _nb(path).cells
+        if _meta(c).get("solution") and c.cell_type == "code"
+    }
+    stub = {
+        _meta(c)["grade_id"]: c.source.strip()
+        for c in _nb(folder / "untouched.ipynb").cells
+        if _meta(c).get("solution")
+    }
+    samples = [
+        p for p in sorted(folder.glob("*.ipynb")) if p.stem not in ("full", "untouched")
+    ]
+    assert samples, f"{folder} has no sample with mistakes"
+    for sample in samples:
+        declared = 0
+        for cell in _nb(sample).cells:
+            if not _meta(cell).get("solution") or cell.cell_type != "code":
+                continue
+            grade_id, source = _meta(cell)["grade_id"], cell.source.strip()
+            mistake = cell.metadata.get("mistake")
+            if source in (model[grade_id], stub[grade_id]):
+                assert mistake is None, f"{sample.name}: {grade_id} is not a mistake"
+                continue
+            assert mistake, f"{sample.name}: say what {grade_id} gets wrong"
+            assert set(mistake) <= {"what", "message", "caught"}, mistake
+            assert mistake["what"] and re.compile(mistake["message"])
+            assert mistake.get("caught", "visible") in ("visible", "hidden")
+            declared += 1
+        assert declared, f"{sample.name} declares no mistake"

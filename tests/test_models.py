@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -147,6 +148,35 @@ def test_lookup_exact_match_beats_fuzzy_match():
 def test_normalise_text_folds_case_accents_and_punctuation():
     """Texts that a coder would treat as equal normalise to the same string."""
     assert normalise_text("Sok  Pomarańczowy!") == normalise_text("sok pomaranczowy")
+
+
+@pytest.mark.parametrize(
+    ("column", "described"),
+    [
+        (pd.Series(["Head Chef", "nurse"]), "a pandas Series of 2 values"),
+        (pd.Index(["Head Chef"]), "a pandas Index of 1 value"),
+        (["Head Chef", "nurse", "waiter"], "a list of 3 values"),
+        (np.array(["Head Chef", "nurse"]), "a numpy array of 2 values"),
+        (("a", "b"), "a tuple of 2 values"),
+    ],
+)
+def test_normalise_text_refuses_a_whole_column(column, described):
+    """A column is refused with the way to clean each value (.map or .apply)."""
+    with pytest.raises(TypeError, match=rf"received {described}\. .*\.map or \.apply"):
+        normalise_text(column)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (np.str_("Head Chef"), "head chef"),
+        (float("nan"), "nan"),
+        (np.float64(2.5), "2 5"),
+    ],
+)
+def test_normalise_text_takes_single_values(value, expected):
+    """One value at a time still works, numpy scalars and missing values included."""
+    assert normalise_text(value) == expected
 
 
 class FixedProba(ClassifierMixin, BaseEstimator):

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import re
+
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib import _pylab_helpers
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from PIL import Image
 
+from squad.evaluation._figures import OKABE_ITO, DescribedFigure
 from squad.evaluation.metrics import (
     automation_curve,
     calibration_report,
@@ -16,6 +23,7 @@ from squad.evaluation.metrics import (
 from squad.evaluation.plots import (
     plot_automation_curve,
     plot_confusion_matrix,
+    plot_domain_estimates,
     plot_hierarchical_accuracy,
     plot_imputation_distributions,
     plot_reliability_diagram,
@@ -70,8 +78,8 @@ def test_plot_automation_curve_into_given_axes():
     [
         (
             "model",
-            r"expected a DataFrame, a tuple of arrays or a dict of them by model "
-            r"name; received str",
+            r"expected a DataFrame, a Series, a tuple of arrays or a dict of them by "
+            r"model name; received str",
         ),
         (
             {"A": (["a"], ["a"])},
@@ -95,10 +103,11 @@ def test_plot_hierarchical_accuracy_from_reports_and_tuples():
             "table": table,
             "report": coding_report(y_true, y_pred, levels=(1, 2, 3, 4)),
             "tuple": (y_true, y_pred),
+            "series": table.set_index("level")["accuracy"],
         }
     )
     (ax,) = fig.axes
-    assert len(ax.lines) == 3
+    assert len(ax.lines) == 4
     for line in ax.lines:
         assert list(line.get_xdata()) == [1, 2, 3, 4]
         np.testing.assert_allclose(line.get_ydata(), table["accuracy"])
@@ -106,6 +115,7 @@ def test_plot_hierarchical_accuracy_from_reports_and_tuples():
         "table",
         "report",
         "tuple",
+        "series",
     ]
 
 
@@ -202,6 +212,128 @@ def test_plot_imputation_distributions_bad_input():
         plot_imputation_distributions([1.0, 2.0], [1.0, 2.0], mask=[False, False])
 
 
+def test_series_differ_in_safe_colour_and_line_style():
+    """Each model gets an Okabe-Ito colour and its own line style (readable in grey)."""
+    fig = plot_automation_curve({"A": _model(0), "B": _model(1), "C": _model(2)})
+    lines = fig.axes[0].lines[:3]
+    colours = [to_hex(line.get_color()) for line in lines]
+    assert set(colours) <= {c.lower() for c in OKABE_ITO} and len(set(colours)) == 3
+    assert len({str(line.get_linestyle()) for line in lines}) == 3
+    levels = plot_hierarchical_accuracy({"A": _model(3)[:2], "B": _model(4)[:2]})
+    markers = [line.get_marker() for line in levels.axes[0].lines]
+    assert markers[0] != markers[1]
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (
+            lambda: plot_automation_curve(_model(0), target_accuracy=0.9),
+            r"Automation curve: .* A dotted grey line marks the target accuracy of 90 %",
+        ),
+        (
+            lambda: plot_hierarchical_accuracy(
+                pd.Series({1: 0.8, 2: 0.7, 3: 0.6, 4: 0.5})
+            ),
+            r"model: 80 % at level 1, 70 % at level 2, 60 % at level 3, 50 % at level 4",
+        ),
+        (
+            lambda: plot_reliability_diagram(*_model(5), n_bins=10),
+            r"^Reliability diagram: .* ECE 0\.\d{3}; of \d+ non-empty bins, \d+ have",
+        ),
+        (lambda: plot_confusion_matrix(*_model(6)[:2]), r"^Confusion matrix of the 6"),
+        (
+            lambda: plot_imputation_distributions([1.0, 2.0, 3.0], [2.0, 2.0, 2.0]),
+            r"true \(solid\) and imputed \(dashed\).*Standard deviation 0\.816 true "
+            r"against 0 imputed",
+        ),
+    ],
+)
+def test_figures_describe_themselves(make, said):
+    """A figure the function makes carries alt text written from its data."""
+    fig = make()
+    assert isinstance(fig, DescribedFigure)
+    assert re.search(said, fig.alt_text), fig.alt_text
+
+
+def test_alt_text_reaches_notebook_and_png():
+    """In a notebook the image's alt attribute is the text; a PNG keeps it and the title."""
+    fig = plot_hierarchical_accuracy(_model(7)[:2], alt_text='Accuracy "falls" <fast>')
+    data, _ = fig._repr_mimebundle_()
+    assert 'alt="Accuracy &quot;falls&quot; &lt;fast&gt;"' in data["text/html"]
+    assert data["text/html"].startswith('<img src="data:image/png;base64,')
+    assert data["text/plain"] == 'Accuracy "falls" <fast>'
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    info = Image.open(io.BytesIO(buffer.getvalue())).info
+    assert info["Description"] == 'Accuracy "falls" <fast>'
+    assert info["Title"] == "Accuracy by hierarchy level"
+
+
+def test_figure_drawn_into_given_axes_keeps_its_own_text():
+    """With ax=, the caller's figure is theirs: no alt text is written into it."""
+    fig = Figure()
+    plot_hierarchical_accuracy(_model(8)[:2], ax=fig.add_subplot())
+    assert not isinstance(fig, DescribedFigure)
+
+
+def test_plot_reliability_diagram_lines_for_several_confidences():
+    """A dict of confidences draws one line per entry, with its ECE in the legend."""
+    y_true, y_pred, conf = _model(9)
+    fig = plot_reliability_diagram(
+        y_true, y_pred, {"before": conf, "after": np.sqrt(conf)}, n_bins=10
+    )
+    (ax,) = fig.axes
+    assert len(ax.patches) == 0
+    labels = [line.get_label() for line in ax.lines]
+    assert labels[0].startswith("before (ECE ") and labels[1].startswith("after (ECE ")
+    assert labels[2] == "perfect calibration"
+    table = calibration_report(y_true, y_pred, conf, n_bins=10)
+    filled = table[table["n"] > 0]
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), filled["mean_confidence"])
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), filled["accuracy"])
+    with pytest.raises(ValueError, match="received an empty dict of confidences"):
+        plot_reliability_diagram(y_true, y_pred, {})
+
+
+def test_plot_domain_estimates_sorts_by_reference_and_names_largest_gap():
+    """Domains sorted by the reference; one marker series per column; the text names
+    the domain and method furthest from the reference."""
+    table = pd.DataFrame(
+        {
+            "true": [15.0, 12.0, 20.0],
+            "mean": [14.0, 12.5, 17.0],
+            "regression": [15.2, 12.1, 19.5],
+        },
+        index=pd.Index(["North", "Wales", "London"], name="region"),
+    )
+    fig = plot_domain_estimates(table, reference="true", xlabel="Mean pay (GBP)")
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Wales", "North", "London"]
+    assert [line.get_label() for line in ax.lines] == ["true", "mean", "regression"]
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [12.0, 15.0, 20.0])
+    assert ax.lines[0].get_color() == "black"
+    assert ax.get_xlabel() == "Mean pay (GBP)" and ax.get_ylabel() == "region"
+    assert "The largest difference from true is mean in London: 17 against 20." in (
+        fig.alt_text
+    )
+
+
+@pytest.mark.parametrize(
+    ("estimates", "kwargs", "match"),
+    [
+        (pd.DataFrame(), {}, "should be a non-empty pandas DataFrame"),
+        ([1.0], {}, "received list"),
+        (pd.DataFrame({"a": [1.0]}), {"reference": "b"}, "reference 'b' is not a col"),
+        (pd.DataFrame({"a": ["x"]}), {}, "should hold numbers only"),
+    ],
+)
+def test_plot_domain_estimates_bad_input(estimates, kwargs, match):
+    """Empty or non-numeric tables and an unknown reference are refused."""
+    with pytest.raises(ValueError, match=match):
+        plot_domain_estimates(estimates, **kwargs)
+
+
 def test_plots_leave_no_pyplot_figures():
     """No function registers a figure with pyplot."""
     y_true, y_pred, conf = _model(7)
@@ -210,4 +342,5 @@ def test_plots_leave_no_pyplot_figures():
     plot_confusion_matrix(y_true, y_pred)
     plot_reliability_diagram(y_true, y_pred, conf)
     plot_imputation_distributions(conf, conf)
+    plot_domain_estimates(pd.DataFrame({"a": [1.0, 2.0]}))
     assert _pylab_helpers.Gcf.get_num_fig_managers() == 0

@@ -280,6 +280,17 @@ def test_sandboxed_kernel_interrupts_and_leaves_nothing_behind(workdir):
     )
 
 
+# A server and a client on the kernel's own loopback interface (inside its namespace).
+_OWN_LOOPBACK = """
+import json, socket
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(1)
+socket.create_connection(server.getsockname(), timeout=5).close()
+print(json.dumps({"loopback": "ok"}))
+"""
+
+
 @pytest.mark.slow
 def test_fallback_sandbox_limits_and_warns(workdir, listener, monkeypatch, caplog):
     """Without bubblewrap, `unshare -n` and rlimits cut network, memory and files."""
@@ -292,6 +303,7 @@ def test_fallback_sandbox_limits_and_warns(workdir, listener, monkeypatch, caplo
         _snippet("memory_bomb"),
         _snippet("big_file", mb=100),
         _snippet("escape", port=port, course="/nonexistent", other="/nonexistent"),
+        _OWN_LOOPBACK,
     )
     km = make_kernel_manager(policy, workdir)
     with caplog.at_level(logging.WARNING, logger="squad"):
@@ -307,6 +319,8 @@ def test_fallback_sandbox_limits_and_warns(workdir, listener, monkeypatch, caplo
     assert escape["connect"] in ("ConnectionRefusedError", "OSError")
     with pytest.raises(TimeoutError):
         listener.accept()
+    # the kernel's own loopback works, as under bubblewrap: papermill can start a kernel
+    assert _result(nb.cells[3]) == {"loopback": "ok"}
 
 
 _IMPORT_IN_SANDBOX = """

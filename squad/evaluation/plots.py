@@ -4,6 +4,12 @@ Every function returns a :class:`matplotlib.figure.Figure` built without pyplot,
 figure is left open in a global registry and nothing is shown by itself: display it in
 a notebook by leaving it as the last expression of a cell, or save it with
 ``fig.savefig(path)``. Pass ``ax=`` to draw into an existing Axes instead.
+
+Every figure has labelled axes and a title, and tells its series apart by colour (the
+colour-blind-safe Okabe-Ito palette), line style and marker. A figure the function makes
+itself carries a description of what it shows (``alt_text=``, or one written from the
+data): screen readers read it in a notebook, and saved PNG and SVG files keep it (see
+:mod:`squad.evaluation._figures`).
 """
 
 from __future__ import annotations
@@ -17,17 +23,22 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from squad.errors import InvalidInputError
+from squad.evaluation._figures import (
+    REFERENCE_STYLE,
+    describe,
+    figure_and_axes,
+    pct,
+    series_style,
+)
 from squad.evaluation._inputs import (
-    as_1d,
-    as_values,
     check_fraction,
     check_labels,
-    check_mask,
     check_positive_int,
-    check_same_length,
     encode_labels,
-    is_numeric,
-    weighted_ks_distance,
+)
+from squad.evaluation.estimate_plots import (
+    plot_domain_estimates,
+    plot_imputation_distributions,
 )
 from squad.evaluation.metrics import (
     automation_curve,
@@ -39,32 +50,25 @@ from squad.evaluation.metrics import (
 __all__ = [
     "plot_automation_curve",
     "plot_confusion_matrix",
+    "plot_domain_estimates",
     "plot_hierarchical_accuracy",
     "plot_imputation_distributions",
     "plot_reliability_diagram",
 ]
 
 
-def _figure_and_axes(
-    ax: Axes | None, figsize: tuple[float, float]
-) -> tuple[Figure, Axes]:
-    if ax is None:
-        fig = Figure(figsize=figsize, layout="constrained")
-        return fig, fig.add_subplot()
-    return ax.get_figure(root=True), ax
-
-
 def _is_single(item: Any) -> bool:
-    """True for one model's data (DataFrame, tuple of arrays or a flat report dict)."""
-    if isinstance(item, pd.DataFrame | tuple | list):
+    """True for one model's data (DataFrame, Series, tuple of arrays or a report dict)."""
+    if isinstance(item, pd.DataFrame | pd.Series | tuple | list):
         return True
     if isinstance(item, Mapping):
         return not all(
-            isinstance(v, pd.DataFrame | tuple | list | Mapping) for v in item.values()
+            isinstance(v, pd.DataFrame | pd.Series | tuple | list | Mapping)
+            for v in item.values()
         )
     msg = (
-        f"expected a DataFrame, a tuple of arrays or a dict of them by model name; "
-        f"received {type(item).__name__}."
+        f"expected a DataFrame, a Series, a tuple of arrays or a dict of them by model "
+        f"name; received {type(item).__name__}."
     )
     raise InvalidInputError(msg)
 
@@ -86,7 +90,11 @@ def _unpack(item: Any, size: int, what: str) -> tuple[Any, ...]:
 
 
 def plot_automation_curve(
-    curves: Any, *, target_accuracy: float | None = 0.95, ax: Axes | None = None
+    curves: Any,
+    *,
+    target_accuracy: float | None = 0.95,
+    ax: Axes | None = None,
+    alt_text: str | None = None,
 ) -> Figure:
     """Accuracy of automatically coded records against the automation rate.
 
@@ -101,6 +109,9 @@ def plot_automation_curve(
         rate at that accuracy. None draws no line.
     ax : matplotlib Axes, default=None
         Axes to draw into; None makes a new Figure.
+    alt_text : str, default=None
+        Description of the figure for readers who cannot see it; None writes one from
+        the curves.
 
     Returns
     -------
@@ -122,30 +133,42 @@ def plot_automation_curve(
     """
     if target_accuracy is not None:
         target_accuracy = check_fraction(target_accuracy, "target_accuracy")
-    fig, ax = _figure_and_axes(ax, (6.0, 4.0))
-    for name, item in _by_model(curves, "model").items():
+    made_here = ax
+    fig, ax = figure_and_axes(ax, (6.0, 4.0))
+    told = []
+    for index, (name, item) in enumerate(_by_model(curves, "model").items()):
         if isinstance(item, pd.DataFrame):
             curve = item
         else:
             curve = automation_curve(*_unpack(item, 3, "(y_true, y_pred, confidence)"))
         label = str(name)
+        accuracy = curve["accuracy"].to_numpy()
+        said = (
+            f"{name}: accuracy {pct(accuracy[0])} for the most confident records, "
+            f"{pct(accuracy[-1])} when every record is coded automatically"
+        )
         if target_accuracy is not None:
             ok = curve.loc[
                 curve["accuracy"] >= target_accuracy - 1e-12, "automation_rate"
             ]
             rate = float(ok.max()) if len(ok) else 0.0
             label = f"{name} ({rate:.0%} at {target_accuracy:.0%})"
+            said += f"; {pct(rate)} of records can be coded at the target accuracy"
+        told.append(said)
         x = np.concatenate([[0.0], curve["automation_rate"].to_numpy()])
-        y = np.concatenate(
-            [curve["accuracy"].to_numpy()[:1], curve["accuracy"].to_numpy()]
+        y = np.concatenate([accuracy[:1], accuracy])
+        style = series_style(index)
+        ax.plot(
+            x,
+            y,
+            label=label,
+            color=style["color"],
+            linestyle=style["linestyle"],
+            linewidth=1.8,
         )
-        ax.plot(x, y, label=label)
     if target_accuracy is not None:
         ax.axhline(
-            target_accuracy,
-            linestyle="--",
-            color="0.4",
-            label=f"target {target_accuracy:.0%}",
+            target_accuracy, **REFERENCE_STYLE, label=f"target {target_accuracy:.0%}"
         )
     ax.set_xlim(0.0, 1.0)
     ax.set_xlabel("Automation rate (share of records coded automatically)")
@@ -153,20 +176,39 @@ def plot_automation_curve(
     ax.set_title("Automation curve")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower left")
+    target = (
+        ""
+        if target_accuracy is None
+        else f" A dotted grey line marks the target accuracy of {pct(target_accuracy)}."
+    )
+    describe(
+        fig,
+        made_here,
+        alt_text,
+        "Automation curve: the accuracy of the automatically coded records (y axis) "
+        "against the share of records coded automatically, most confident first "
+        f"(x axis).{target} " + ". ".join(told) + ".",
+    )
     return fig
 
 
-def plot_hierarchical_accuracy(reports: Any, *, ax: Axes | None = None) -> Figure:
+def plot_hierarchical_accuracy(
+    reports: Any, *, ax: Axes | None = None, alt_text: str | None = None
+) -> Figure:
     """Accuracy at each level of the classification hierarchy, one line per model.
 
     Parameters
     ----------
-    reports : DataFrame, dict or tuple, or a dict of them by model name
+    reports : DataFrame, Series, dict or tuple, or a dict of them by model name
         A :func:`~squad.evaluation.metrics.hierarchical_accuracy_report` DataFrame, a
-        :func:`~squad.evaluation.metrics.coding_report` dict (its ``accuracy_level_<l>`` entries)
-        or a ``(y_true, y_pred)`` tuple.
+        Series of accuracies indexed by level, a
+        :func:`~squad.evaluation.metrics.coding_report` dict (its ``accuracy_level_<l>``
+        entries) or a ``(y_true, y_pred)`` tuple.
     ax : matplotlib Axes, default=None
         Axes to draw into; None makes a new Figure.
+    alt_text : str, default=None
+        Description of the figure for readers who cannot see it; None writes one from
+        the accuracies.
 
     Returns
     -------
@@ -184,11 +226,16 @@ def plot_hierarchical_accuracy(reports: Any, *, ax: Axes | None = None) -> Figur
     >>> fig.axes[0].lines[0].get_ydata().tolist()
     [1.0, 1.0, 0.5, 0.5]
     """
-    fig, ax = _figure_and_axes(ax, (5.0, 3.5))
+    made_here = ax
+    fig, ax = figure_and_axes(ax, (5.0, 3.5))
     all_levels: set[int] = set()
-    for name, item in _by_model(reports, "model").items():
+    told = []
+    for index, (name, item) in enumerate(_by_model(reports, "model").items()):
         if isinstance(item, pd.DataFrame):
             levels, acc = item["level"].to_numpy(), item["accuracy"].to_numpy()
+        elif isinstance(item, pd.Series):
+            levels = np.asarray(item.index, dtype=int)
+            acc = item.to_numpy(dtype=float)
         elif isinstance(item, Mapping):
             pairs = sorted(
                 (int(k.rsplit("_", 1)[1]), float(v))
@@ -208,8 +255,15 @@ def plot_hierarchical_accuracy(reports: Any, *, ax: Axes | None = None) -> Figur
         else:
             table = hierarchical_accuracy_report(*_unpack(item, 2, "(y_true, y_pred)"))
             levels, acc = table["level"].to_numpy(), table["accuracy"].to_numpy()
-        ax.plot(levels, acc, marker="o", label=str(name))
+        ax.plot(levels, acc, label=str(name), **series_style(index))
         all_levels.update(int(v) for v in levels)
+        told.append(
+            f"{name}: "
+            + ", ".join(
+                f"{pct(a)} at level {int(lv)}"
+                for lv, a in zip(levels, acc, strict=True)
+            )
+        )
     ax.set_xticks(sorted(all_levels))
     ax.set_ylim(0.0, 1.02)
     ax.set_xlabel("Hierarchy level (leading characters of the code)")
@@ -217,6 +271,15 @@ def plot_hierarchical_accuracy(reports: Any, *, ax: Axes | None = None) -> Figur
     ax.set_title("Accuracy by hierarchy level")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower left")
+    describe(
+        fig,
+        made_here,
+        alt_text,
+        "Line chart of accuracy (y axis) at each level of the classification "
+        "(x axis, 1 = the broadest group, the last level = the full code). "
+        + ". ".join(told)
+        + ".",
+    )
     return fig
 
 
@@ -227,6 +290,7 @@ def plot_confusion_matrix(
     n_classes: int = 20,
     normalize: str | None = "true",
     ax: Axes | None = None,
+    alt_text: str | None = None,
 ) -> Figure:
     """Confusion matrix restricted to the ``n_classes`` largest true classes.
 
@@ -245,6 +309,8 @@ def plot_confusion_matrix(
         "true" shows each row as shares of the class's records; None shows counts.
     ax : matplotlib Axes, default=None
         Axes to draw into; None makes a new Figure.
+    alt_text : str, default=None
+        Description of the figure for readers who cannot see it; None writes one.
 
     Returns
     -------
@@ -284,7 +350,8 @@ def plot_confusion_matrix(
     )
     values = matrix / matrix.sum(axis=1, keepdims=True) if normalize else matrix
     size = max(4.0, 0.35 * width + 2.0)
-    fig, ax = _figure_and_axes(ax, (size + 1.0, size))
+    made_here = ax
+    fig, ax = figure_and_axes(ax, (size + 1.0, size))
     image = ax.imshow(values, cmap="Blues", vmin=0, aspect="auto")
     fig.colorbar(
         image, ax=ax, label="share of the true class" if normalize else "records"
@@ -295,6 +362,15 @@ def plot_confusion_matrix(
     ax.set_xlabel("Predicted")
     ax.set_ylabel("True")
     ax.set_title(f"Confusion matrix, {len(top)} largest classes")
+    right = np.diag(matrix[:, : len(top)]).sum() / max(matrix.sum(), 1)
+    describe(
+        fig,
+        made_here,
+        alt_text,
+        f"Confusion matrix of the {len(top)} largest true classes (rows) against the "
+        f"predicted class (columns); darker cells hold more records. {pct(right)} of "
+        "these records lie on the diagonal (predicted right).",
+    )
     return fig
 
 
@@ -305,6 +381,7 @@ def plot_reliability_diagram(
     *,
     n_bins: int = 15,
     ax: Axes | None = None,
+    alt_text: str | None = None,
 ) -> Figure:
     """Accuracy against confidence in equal-width bins, with the diagonal.
 
@@ -314,23 +391,28 @@ def plot_reliability_diagram(
         True labels.
     y_pred : array-like of shape (n_samples,)
         Predicted labels.
-    confidence : array-like of shape (n_samples,)
-        Confidence of each prediction in [0, 1].
+    confidence : array-like of shape (n_samples,), or a dict of them by name
+        Confidence of each prediction in [0, 1]. A dict (for example ``{"before": ...,
+        "after": ...}`` around a recalibration) draws one line per entry instead of bars.
     n_bins : int, default=15
         Number of bins (as in :func:`~squad.evaluation.metrics.expected_calibration_error`).
     ax : matplotlib Axes, default=None
         Axes to draw into; None makes a new Figure.
+    alt_text : str, default=None
+        Description of the figure for readers who cannot see it; None writes one from
+        the bins.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One bar per non-empty bin, the diagonal of perfect calibration as a line, and
-        the ECE in the title.
+        One bar per non-empty bin (or one line with markers per entry of a dict), the
+        diagonal of perfect calibration as a dotted line, and the ECE in the title (or
+        in each legend entry).
 
     Raises
     ------
     ValueError
-        On bad labels, confidences outside [0, 1] or ``n_bins`` < 1.
+        On bad labels, confidences outside [0, 1], an empty dict or ``n_bins`` < 1.
 
     Examples
     --------
@@ -338,110 +420,65 @@ def plot_reliability_diagram(
     ...                                n_bins=5)
     >>> len(fig.axes[0].patches), len(fig.axes[0].lines)
     (3, 1)
+    >>> fig = plot_reliability_diagram(["a", "b"], ["a", "a"],
+    ...                                {"before": [0.9, 0.9], "after": [0.5, 0.5]})
+    >>> [line.get_label() for line in fig.axes[0].lines][:2]
+    ['before (ECE 0.400)', 'after (ECE 0.000)']
     """
-    table = calibration_report(y_true, y_pred, confidence, n_bins=n_bins)
-    ece = expected_calibration_error(y_true, y_pred, confidence, n_bins=n_bins)
-    fig, ax = _figure_and_axes(ax, (4.5, 4.5))
-    filled = table[table["n"] > 0]
-    ax.bar(
-        filled["bin_lower"],
-        filled["accuracy"],
-        width=filled["bin_upper"] - filled["bin_lower"],
-        align="edge",
-        edgecolor="white",
-        label="accuracy in bin",
-    )
-    ax.plot([0, 1], [0, 1], linestyle="--", color="0.4", label="perfect calibration")
+    several = isinstance(confidence, Mapping)
+    if several and not confidence:
+        msg = "received an empty dict of confidences; expected at least one entry."
+        raise InvalidInputError(msg)
+    series = dict(confidence) if several else {"model": confidence}
+    made_here = ax
+    fig, ax = figure_and_axes(ax, (4.5, 4.5))
+    told = []
+    for index, (name, values) in enumerate(series.items()):
+        table = calibration_report(y_true, y_pred, values, n_bins=n_bins)
+        ece = expected_calibration_error(y_true, y_pred, values, n_bins=n_bins)
+        filled = table[table["n"] > 0]
+        above = int((filled["accuracy"] > filled["mean_confidence"]).sum())
+        below = int((filled["accuracy"] < filled["mean_confidence"]).sum())
+        told.append(
+            f"{name}: ECE {ece:.3f}; of {len(filled)} non-empty bins, {above} have an "
+            f"accuracy above the confidence (under-confident) and {below} below it "
+            "(over-confident)"
+        )
+        if several:
+            ax.plot(
+                filled["mean_confidence"],
+                filled["accuracy"],
+                label=f"{name} (ECE {ece:.3f})",
+                **series_style(index),
+            )
+            continue
+        ax.bar(
+            filled["bin_lower"],
+            filled["accuracy"],
+            width=filled["bin_upper"] - filled["bin_lower"],
+            align="edge",
+            color=series_style(0)["color"],
+            edgecolor="white",
+            label="accuracy in bin",
+        )
+        title = f"Reliability diagram (ECE {ece:.3f})"
+    ax.plot([0, 1], [0, 1], **REFERENCE_STYLE, label="perfect calibration")
     ax.set_xlim(0.0, 1.0)
     ax.set_ylim(0.0, 1.0)
     ax.set_xlabel("Confidence")
     ax.set_ylabel("Accuracy")
-    ax.set_title(f"Reliability diagram (ECE {ece:.3f})")
+    ax.set_title(title if not several else "Reliability diagram")
     ax.legend(loc="upper left")
-    return fig
-
-
-def plot_imputation_distributions(
-    y_true: Any,
-    y_imputed: Any,
-    *,
-    mask: Any = None,
-    bins: int = 30,
-    ax: Axes | None = None,
-) -> Figure:
-    """True against imputed distribution of the imputed records.
-
-    Numeric variables are drawn as two density histograms (outlines) on shared bins,
-    with the Kolmogorov-Smirnov distance in the title; categorical ones as side-by-side
-    bars of category shares.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n_samples,)
-        True values.
-    y_imputed : array-like of shape (n_samples,)
-        Values after imputation.
-    mask : array-like of bool of shape (n_samples,), default=None
-        True where the value was imputed; None uses every record.
-    bins : int, default=30
-        Number of histogram bins for numeric variables.
-    ax : matplotlib Axes, default=None
-        Axes to draw into; None makes a new Figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Two step outlines (numeric) or two bar groups (categorical), labelled "true"
-        and "imputed".
-
-    Raises
-    ------
-    ValueError
-        On empty or mismatched inputs, missing values, a bad mask or ``bins`` < 1.
-
-    Examples
-    --------
-    >>> fig = plot_imputation_distributions([1.0, 2.0, 3.0], [1.5, 2.0, 2.5])
-    >>> [patch.get_label() for patch in fig.axes[0].patches]
-    ['true', 'imputed']
-    """
-    bins = check_positive_int(bins, "bins")
-    yt = as_values(y_true, "y_true")
-    yi = as_values(y_imputed, "y_imputed")
-    n = check_same_length(y_true=yt, y_imputed=yi)
-    m = check_mask(mask, n)
-    fig, ax = _figure_and_axes(ax, (6.0, 4.0))
-    if is_numeric(yt) and is_numeric(yi):
-        a, b = yt[m].astype(float), yi[m].astype(float)
-        for name, arr in (("y_true", a), ("y_imputed", b)):
-            if np.isnan(arr).any():
-                msg = (
-                    f"{name} has {int(np.isnan(arr).sum())} missing values among the "
-                    "imputed records; expected complete values."
-                )
-                raise InvalidInputError(msg)
-        edges = np.histogram_bin_edges(np.concatenate([a, b]), bins=bins)
-        for arr, label in ((a, "true"), (b, "imputed")):
-            density, _ = np.histogram(arr, bins=edges, density=True)
-            ax.stairs(density, edges, label=label, linewidth=1.5)
-        ks = weighted_ks_distance(b, a, np.ones(len(b)), np.ones(len(a)))
-        ax.set_ylabel("Density")
-        ax.set_title(f"Imputed records (n={int(m.sum())}), KS distance {ks:.3f}")
-    else:
-        (t, i), uniques = encode_labels(
-            {"y_true": as_1d(yt[m], "y_true"), "y_imputed": as_1d(yi[m], "y_imputed")}
-        )
-        k = len(uniques)
-        x = np.arange(k)
-        for offset, codes, label in ((-0.2, t, "true"), (0.2, i, "imputed")):
-            ax.bar(
-                x + offset,
-                np.bincount(codes, minlength=k) / len(codes),
-                0.4,
-                label=label,
-            )
-        ax.set_xticks(x, [str(u) for u in uniques], rotation=45, ha="right")
-        ax.set_ylabel("Share of imputed records")
-        ax.set_title(f"Imputed records (n={int(m.sum())})")
-    ax.legend()
+    if not several:
+        told[0] = told[0].split(": ", 1)[1]
+    describe(
+        fig,
+        made_here,
+        alt_text,
+        f"Reliability diagram: accuracy (y axis) against confidence (x axis) in "
+        f"{n_bins} bins of equal width; the dotted diagonal is perfect calibration, "
+        "where a confidence of 0.8 means right 8 times in 10. "
+        + ". ".join(t[0].upper() + t[1:] for t in told)
+        + ".",
+    )
     return fig

@@ -290,7 +290,8 @@ def test_sandbox_command_runs_the_limits_program_first(
     folders, mode, is_root, uid, prefix
 ):
     """The limits program switches uid, sets the limits and execs the kernel, inside
-    ``unshare`` where asked; the kernel starts in its working folder."""
+    ``unshare`` where asked (bringing up the namespace's loopback interface first);
+    the kernel starts in its working folder."""
     work, runtime = folders
     policy = SandboxPolicy()
     kernel = ["python", "-m", "ipykernel_launcher", "-f", "k.json"]
@@ -305,6 +306,8 @@ def test_sandbox_command_runs_the_limits_program_first(
     )
     program = [sys.executable, "-I", "-S", "-c", LIMITS_PROGRAM]
     drop = ["uid", str(uid)] if uid is not None else []
+    if mode == "unshare":
+        drop = ["lo", "up", *drop]
     limits = limit_args(policy, mode)
     assert cmd == [*prefix, *program, *drop, *limits, "--", *kernel]
     assert popen == {"cwd": str(work)}

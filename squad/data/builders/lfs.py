@@ -6,6 +6,9 @@ that estimation and imputation exercises behave like the real thing:
 
 * households of 1-5 persons aged 16-80 in 12 regions; small regions are over-sampled, so the
   design weights differ by region (the weighted and unweighted estimates differ);
+* ages follow a smooth adult age pyramid (:func:`age_profile`): nearly as many persons at
+  each age from 16 to 55, then fewer at each older age, down to about 58 % as many at 80; no
+  age is piled up at the ends of the range;
 * education depends on age (younger cohorts more tertiary) and region (London more tertiary);
 * activity status depends on age (students and retirees inactive) and education (lower
   education, more unemployment);
@@ -31,6 +34,8 @@ from squad.data.builders.soc2010 import read_structure
 from squad.data.splits import grouped_split
 
 __all__ = [
+    "AGE_PROFILE",
+    "age_profile",
     "generate_lfs",
     "mask_lfs",
     "build_lfs_synthetic",
@@ -38,7 +43,7 @@ __all__ = [
     "VERSION",
 ]
 
-VERSION = "1"
+VERSION = "2"
 
 #: region -> (population share, sampling rate relative to the average)
 REGIONS = {
@@ -76,6 +81,37 @@ MAJOR_GROUP_BY_EDUCATION = {
     "tertiary": [0.15, 0.42, 0.20, 0.08, 0.03, 0.04, 0.04, 0.02, 0.02],
 }
 POPULATION = 28_000_000  # persons aged 16-80 that the weights sum to
+AGES = np.arange(16, 81)
+
+
+def age_profile(ages: np.ndarray = AGES) -> np.ndarray:
+    """Relative number of persons at each age: a smooth adult age pyramid.
+
+    Nearly flat from 16 to 55 (within 2 %), then falling smoothly (a logistic curve
+    centred on age 82) to 58 % of the youngest ages' size at 80, as mortality thins the
+    oldest cohorts of a national population. Neighbouring ages differ by less than 7 %.
+
+    Parameters
+    ----------
+    ages : numpy.ndarray, default=AGES
+        Ages in years.
+
+    Returns
+    -------
+    numpy.ndarray
+        Probabilities of drawing each age; they sum to 1.
+
+    Examples
+    --------
+    >>> p = age_profile()
+    >>> round(float(p.sum()), 6), round(float(p[-1] / p[0]), 2)
+    (1.0, 0.58)
+    """
+    shape = 1.0 / (1.0 + np.exp((np.asarray(ages, dtype=float) - 82.0) / 6.0))
+    return shape / shape.sum()
+
+
+AGE_PROFILE = age_profile()
 
 
 def generate_lfs(
@@ -110,7 +146,9 @@ def generate_lfs(
     n = person_hh.size
     region_idx = hh_region[person_hh]
 
-    age = np.clip(rng.normal(46, 17, n), 16, 80).round().astype(int)
+    # Ages from a smooth pyramid. (A normal draw clipped to 16-80 piled everyone below 16
+    # on age 16 and everyone above 80 on age 80.)
+    age = rng.choice(AGES, size=n, p=AGE_PROFILE)
     sex = np.where(rng.random(n) < 0.51, "female", "male")
 
     # Education: a latent score rising for younger cohorts and in London.

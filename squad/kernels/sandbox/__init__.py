@@ -11,7 +11,9 @@ and the log names every protection that is not active:
     network, own PID namespace (the kernel cannot signal the grader, and nothing it
     starts outlives it).
 ``unshare``
-    ``unshare -n`` (Linux): no network; no filesystem or PID isolation.
+    ``unshare -n`` (Linux): no network but the kernel's own loopback interface (as
+    bubblewrap gives it), so that a notebook can start kernels of its own (papermill);
+    no filesystem or PID isolation.
 ``rlimits``
     ``setrlimit`` only (any POSIX system): memory, CPU time, processes, file size.
 ``none``

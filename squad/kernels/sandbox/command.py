@@ -40,21 +40,31 @@ __all__ = [
 
 _MB = 1024 * 1024
 
-#: Runs inside the sandbox: drop to the sandbox uid, set the limits, exec the kernel.
-#: Arguments: KEY VALUE pairs (uid, cwd, RLIMIT_*), "--", the kernel command.
+#: Runs inside the sandbox: bring up the network namespace's loopback interface (unshare
+#: mode; bubblewrap does it itself), drop to the sandbox uid, set the limits, exec the
+#: kernel. Arguments: KEY VALUE pairs (lo, uid, cwd, RLIMIT_*), "--", the kernel command.
 LIMITS_PROGRAM = """\
 import os, resource, sys
 a = sys.argv[1:]
 i = a.index("--")
 uid = cwd = None
+loopback = False
 limits = []
 for k, v in zip(a[:i:2], a[1:i:2]):
     if k == "uid":
         uid = int(v)
     elif k == "cwd":
         cwd = v
+    elif k == "lo":
+        loopback = v == "up"
     else:
         limits.append((k, int(v)))
+if loopback:
+    import fcntl, socket, struct
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    flags = struct.unpack("16sH22x", fcntl.ioctl(s, 0x8913, struct.pack("16sH22x", b"lo", 0)))[1]
+    fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", flags | 1))
+    s.close()
 if sys.platform.startswith("linux"):
     import ctypes
     nnp = ctypes.CDLL(None).prctl
@@ -410,4 +420,6 @@ def sandbox_command(
             if caps.is_root
             else [caps.unshare, "-r", "-n", "--"]
         )
+        # root of the new namespace until the uid is dropped: it brings up lo
+        drop = ["lo", "up", *drop]
     return [*prefix, *python, *drop, *limits, "--", *kernel_cmd], popen
