@@ -17,7 +17,8 @@ from pathlib import Path
 from squad._imports import masked_entry_point
 from squad.errors import ServiceError
 from squad.hub.coursefile import CourseFile
-from squad.hub.prepare import HubLayout, prepare_hub
+from squad.hub.layout import HubLayout
+from squad.hub.prepare import prepare_hub
 from squad.servers import (
     log_tail,
     responds,
