@@ -895,8 +895,8 @@ def hub_accounts(course_file: Path, remove: bool) -> None:
     """Create the Unix accounts and groups of COURSE_FILE's people (as root)."""
     from squad.hub.accounts import create_accounts, remove_accounts
     from squad.hub.coursefile import read_course_file
+    from squad.hub.layout import hub_layout
     from squad.hub.passwords import issue_passwords
-    from squad.hub.prepare import hub_layout
 
     course = read_course_file(course_file)
     if remove:
@@ -925,8 +925,8 @@ def hub_accounts(course_file: Path, remove: bool) -> None:
 def hub_start(course_file: Path, ip: str, shared_password: bool) -> None:
     """Start the course's JupyterHub from COURSE_FILE; Ctrl+C stops it."""
     from squad.hub.coursefile import read_course_file
+    from squad.hub.layout import hub_layout
     from squad.hub.passwords import list_sheets
-    from squad.hub.prepare import hub_layout
     from squad.hub.server import start_hub
 
     _stop_on_signals()
@@ -968,8 +968,8 @@ def hub_passwords(course_file: Path, reset: tuple[str, ...]) -> None:
     """
     from squad.hub.accounts import require_root
     from squad.hub.coursefile import read_course_file
+    from squad.hub.layout import hub_layout
     from squad.hub.passwords import issue_passwords
-    from squad.hub.prepare import hub_layout
 
     require_root("Issuing the hub's passwords")
     course = read_course_file(course_file)

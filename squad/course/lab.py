@@ -12,30 +12,28 @@ home folder; the files it holds are written again at every start.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import logging
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from squad._atomic import atomic_write_json, atomic_write_text
 from squad._imports import masked_entry_point
 from squad.course.build import find_course_dir
-from squad.errors import (
-    InvalidInputError,
-    MissingFileError,
-    ServiceError,
-    ToolFailedError,
+from squad.errors import InvalidInputError, MissingFileError
+from squad.servers import (
+    TIED_TO_PARENT,
+    log_tail,
+    responds,
+    start_server,
+    stop_process,
+    wait_until_ready,
 )
 
 __all__ = [
@@ -378,7 +376,6 @@ class LabServer:
     token: str
     root: Path
     log_path: Path | None = None
-    _log_handle: IO[bytes] | None = field(default=None, repr=False)
 
     def lab_url(self, path: str = "lab") -> str:
         """Return the URL of ``path`` on the server, with the token to log in.
@@ -396,34 +393,12 @@ class LabServer:
     def stop(self, timeout: float = 20.0) -> None:
         """Shut the server and its kernels down (SIGTERM, then a kill after ``timeout``)."""
         stop_process(self.process, timeout, "JupyterLab")
-        if self._log_handle is not None:
-            self._log_handle.close()
-            self._log_handle = None
 
     def __enter__(self) -> LabServer:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def stop_process(process: subprocess.Popen, timeout: float, name: str) -> None:
-    """Stop a server the kit started: SIGTERM, then a kill of its group after ``timeout``.
-
-    The server's own SIGTERM handling stops what it started (kernels, user servers).
-    """
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        logger.warning("%s did not stop in %.0f s; killing it", name, timeout)
-        if os.name == "posix":
-            with contextlib.suppress(OSError):
-                os.killpg(process.pid, signal.SIGKILL)
-        process.kill()
-        process.wait()
 
 
 def _server_environment(
@@ -452,31 +427,6 @@ def _server_environment(
     return server_env
 
 
-_PR_SET_PDEATHSIG = 1
-
-
-def stop_with_parent(parent_pid: int) -> Any:
-    """A ``preexec_fn`` that makes the server get SIGTERM when ``parent_pid`` dies.
-
-    However ``squad lab`` ends (Ctrl+C, ``kill``, ``kill -9``, a closed terminal), the
-    server must not outlive it: a server left behind keeps its port, its kernels and the
-    course's files open. The server's own SIGTERM handling then shuts its kernels down.
-    Linux only (``prctl``); elsewhere `start_lab` warns that a hard kill may leave the
-    server running.
-    """
-
-    def set_parent_death_signal() -> None:  # runs in the child, before exec
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(
-            _PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0
-        )
-        if os.getppid() != parent_pid:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return set_parent_death_signal
-
-
 def _server_info(runtime_dir: Path, token: str) -> dict[str, Any] | None:
     for info_file in runtime_dir.glob("jpserver-*.json"):
         with contextlib.suppress(OSError, ValueError):
@@ -487,25 +437,15 @@ def _server_info(runtime_dir: Path, token: str) -> dict[str, Any] | None:
 
 
 def _responds(url: str, token: str) -> bool:
-    request = urllib.request.Request(
-        f"{url}api/status", headers={"Authorization": f"token {token}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status == 200
-    # HTTPException: not an HTTP answer, e.g. a probe of a port nothing listens on yet
-    # that connected to itself (TCP self-connect, inside the ephemeral port range).
-    except (urllib.error.URLError, OSError, http.client.HTTPException):
-        return False
+    return responds(f"{url}api/status", headers={"Authorization": f"token {token}"})
 
 
-def log_tail(log_path: Path | None) -> str:
-    """Return the last line of the server's log: usually the reason it stopped."""
-    if log_path is None or not log_path.exists():
-        return "see its messages above"
-    text = log_path.read_text(encoding="utf-8", errors="replace")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
+def _answering_url(runtime_dir: Path, token: str) -> str | None:
+    """The server's base URL once it has written its runtime file and answers."""
+    info = _server_info(runtime_dir, token)
+    if info is not None and _responds(info["url"], token):
+        return info["url"].rstrip("/") + "/"
+    return None
 
 
 def start_lab(
@@ -551,10 +491,10 @@ def start_lab(
 
     Raises
     ------
-    ChildProcessError
-        If the server exits while starting.
-    TimeoutError
-        If it does not answer within ``timeout`` seconds.
+    ToolFailedError
+        If the server exits while starting (a ``ChildProcessError``).
+    ServiceError
+        If it does not answer within ``timeout`` seconds (a ``ConnectionError``).
     """
     lab = prepare_lab(root, course_dir=course_dir)
     root_path = lab.parent
@@ -563,58 +503,32 @@ def start_lab(
     runtime_dir = Path(server_env["JUPYTER_RUNTIME_DIR"])
 
     log_path = None if log_file is None else Path(log_file).absolute()
-    log_handle = None
-    if log_path is not None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_handle = open(log_path, "ab")  # closed by LabServer.stop
-    popen_options: dict[str, Any] = {}
-    if os.name == "posix":
-        # Its own session: Ctrl+C reaches `squad lab`, which then stops the server
-        # cleanly instead of Jupyter asking for confirmation.
-        popen_options["start_new_session"] = True
-        if sys.platform.startswith("linux"):
-            popen_options["preexec_fn"] = stop_with_parent(os.getpid())
-        else:
-            logger.warning(
-                "On %s the server cannot be tied to this process: if it is killed "
-                "hard (kill -9), stop JupyterLab with `jupyter server stop`.",
-                sys.platform,
-            )
-    else:  # pragma: no cover - Windows
-        popen_options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+    if os.name == "posix" and not TIED_TO_PARENT:
+        logger.warning(
+            "On %s the server cannot be tied to this process: if it is killed "
+            "hard (kill -9), stop JupyterLab with `jupyter server stop`.",
+            sys.platform,
+        )
     command = lab_command(root_path, port=port, open_browser=open_browser)
-    logger.info("Starting %s", " ".join(command))
-    process = subprocess.Popen(
-        command,
-        cwd=root_path,
-        env=server_env,
-        stdin=subprocess.DEVNULL,
-        stdout=log_handle,
-        stderr=log_handle,
-        **popen_options,
-    )
-    server = LabServer(process, "", token, root_path, log_path, log_handle)
-    deadline = time.monotonic() + timeout
+    process = start_server(command, cwd=root_path, env=server_env, log_path=log_path)
+    server = LabServer(process, "", token, root_path, log_path)
     try:
-        while True:
-            if process.poll() is not None:
-                msg = (
-                    f"JupyterLab exited with status {process.returncode} while starting "
-                    f"in '{root_path}': {log_tail(log_path)}. Check that jupyterlab "
-                    "and nbgrader are installed (`make install`)."
-                )
-                raise ToolFailedError(msg)
-            info = _server_info(runtime_dir, token)
-            if info is not None and _responds(info["url"], token):
-                server.url = info["url"].rstrip("/") + "/"
-                return server
-            if time.monotonic() > deadline:
-                msg = (
-                    f"JupyterLab did not answer within {timeout:.0f} s in "
-                    f"'{root_path}': {log_tail(log_path)}."
-                )
-                raise ServiceError(msg)
-            time.sleep(0.25)
+        server.url = wait_until_ready(
+            process,
+            lambda: _answering_url(runtime_dir, token),
+            name="JupyterLab",
+            timeout=timeout,
+            exited=lambda status: (
+                f"JupyterLab exited with status {status} while starting "
+                f"in '{root_path}': {log_tail(log_path)}. Check that jupyterlab "
+                "and nbgrader are installed (`make install`)."
+            ),
+            late=lambda: (
+                f"JupyterLab did not answer within {timeout:.0f} s in "
+                f"'{root_path}': {log_tail(log_path)}."
+            ),
+        )
     except BaseException:
         server.stop()
         raise
+    return server

@@ -1,6 +1,6 @@
 """Logging in to the course's hub: each person's own password, failed logins limited.
 
-The hub's configuration (written by `squad.hub.prepare`) selects one of two
+The hub's configuration (written by `squad.hub.config`) selects one of two
 authenticators, both importable by the hub's process:
 
 * `SquadPasswordAuthenticator` (the default): each person logs in with their own

@@ -37,7 +37,7 @@ from squad.errors import FileProblemError, NotFoundError
 
 if TYPE_CHECKING:
     from squad.hub.coursefile import CourseFile
-    from squad.hub.prepare import HubLayout
+    from squad.hub.layout import HubLayout
 
 __all__ = [
     "IssuedPasswords",

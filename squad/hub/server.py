@@ -8,28 +8,26 @@ the course's Formgrader service, each only on 127.0.0.1 but the first.
 
 from __future__ import annotations
 
-import http.client
-import logging
-import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
 
 from squad._imports import masked_entry_point
-from squad.course.lab import log_tail, stop_process, stop_with_parent
-from squad.errors import ServiceError, ToolFailedError
+from squad.errors import ServiceError
 from squad.hub.coursefile import CourseFile
-from squad.hub.prepare import HubLayout, prepare_hub
+from squad.hub.layout import HubLayout
+from squad.hub.prepare import prepare_hub
+from squad.servers import (
+    log_tail,
+    responds,
+    start_server,
+    stop_process,
+    wait_until_ready,
+)
 
 __all__ = ["HubServer", "check_ports", "hub_ports", "start_hub"]
-
-logger = logging.getLogger("squad")
 
 _PORT_USES = ("the hub", "the hub's API", "the proxy's API", "the course's Formgrader")
 
@@ -89,7 +87,6 @@ class HubServer:
     url: str
     course: CourseFile
     layout: HubLayout
-    _log_handle: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def formgrader_url(self) -> str:
@@ -100,9 +97,6 @@ class HubServer:
         """Stop the hub; it stops the servers, the services and the proxy it started."""
         stop_process(self.process, timeout, "JupyterHub")
         self._stop_proxy()
-        if self._log_handle is not None:
-            self._log_handle.close()
-            self._log_handle = None
 
     def _stop_proxy(self) -> None:
         """Stop the proxy if the hub left it behind (a hub that failed to start)."""
@@ -136,13 +130,7 @@ def _hub_error(log_file: Path) -> str:
 
 
 def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}hub/api/", timeout=5) as response:
-            return response.status == 200
-    # HTTPException: not an HTTP answer, e.g. a probe of a port nothing listens on yet
-    # that connected to itself (TCP self-connect, inside the ephemeral port range).
-    except (urllib.error.URLError, OSError, http.client.HTTPException):
-        return False
+    return responds(f"{url}hub/api/")
 
 
 def start_hub(
@@ -180,43 +168,29 @@ def start_hub(
     """
     check_ports(course, ip)
     course, layout = prepare_hub(course, ip=ip, shared_password=shared_password)
-    log_handle = open(layout.log_file, "ab")  # closed by HubServer.stop
-    popen_options: dict[str, Any] = {"start_new_session": True}
-    if sys.platform.startswith("linux"):
-        popen_options["preexec_fn"] = stop_with_parent(os.getpid())
     command = [
         *masked_entry_point(sys.executable, "jupyterhub.app:main", "jupyterhub"),
         "-f",
         str(layout.config_file),
     ]
-    logger.info("Starting %s", " ".join(command))
-    process = subprocess.Popen(
-        command,
-        cwd=layout.state,
-        stdin=subprocess.DEVNULL,
-        stdout=log_handle,
-        stderr=log_handle,
-        **popen_options,
-    )
+    process = start_server(command, cwd=layout.state, log_path=layout.log_file)
     url = f"http://{ip or '127.0.0.1'}:{course.port}/"
-    server = HubServer(process, url, course, layout, log_handle)
-    deadline = time.monotonic() + timeout
+    server = HubServer(process, url, course, layout)
     try:
-        while not _answers(url):
-            if process.poll() is not None:
-                msg = (
-                    f"JupyterHub exited with status {process.returncode} while "
-                    f"starting: {_hub_error(layout.log_file)}. Its log: "
-                    f"{layout.log_file}."
-                )
-                raise ToolFailedError(msg)
-            if time.monotonic() > deadline:
-                msg = (
-                    f"JupyterHub did not answer on {url} within {timeout:.0f} s; "
-                    f"see {layout.log_file}."
-                )
-                raise ServiceError(msg)
-            time.sleep(0.25)
+        wait_until_ready(
+            process,
+            lambda: _answers(url),
+            name="JupyterHub",
+            timeout=timeout,
+            exited=lambda status: (
+                f"JupyterHub exited with status {status} while starting: "
+                f"{_hub_error(layout.log_file)}. Its log: {layout.log_file}."
+            ),
+            late=lambda: (
+                f"JupyterHub did not answer on {url} within {timeout:.0f} s; "
+                f"see {layout.log_file}."
+            ),
+        )
     except BaseException:
         server.stop()
         raise
