@@ -13,6 +13,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,24 +21,56 @@ from squad import __version__
 from squad._imports import mask_slow_optional_imports
 from squad.errors import InvalidInputError, UserError
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+#: The context settings of every command: a command invoked without its parents (a test
+#: that runs one subcommand) reads the same help options and width as ``squad`` itself.
+CONTEXT_SETTINGS: dict[str, Any] = {
+    "help_option_names": ["-h", "--help"],
+    "max_content_width": 100,
+}
 
 
-def _verbose() -> bool:
-    context = click.get_current_context(silent=True)
-    return bool(context and context.find_root().params.get("verbose"))
+def _with_settings(context_settings: dict[str, Any] | None) -> dict[str, Any]:
+    return {**CONTEXT_SETTINGS, **(context_settings or {})}
 
 
-def _user_errors(func):
-    """User errors become one line and status 2; bugs one line and status 1.
+class SquadCommand(click.Command):
+    """A ``squad`` command: user errors are one line and status 2, bugs status 1.
 
-    ``squad -v`` also prints the traceback of a bug.
+    A `squad.errors.UserError` prints ``Error: <message>`` and exits with status 2. A
+    ``click.ClickException`` (a usage error) is left to click. A broken pipe (``squad
+    ... | head``: the reader has gone) exits with status 1 quietly. Any other exception
+    is a bug in the kit: one line that says so and exits with status 1; ``squad -v``
+    also prints its traceback.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for ``click.Command``; ``context_settings`` given here are added to
+        `CONTEXT_SETTINGS`.
     """
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def __init__(
+        self, *args: Any, context_settings: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(
+            *args, context_settings=_with_settings(context_settings), **kwargs
+        )
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command's callback behind the error boundary.
+
+        Parameters
+        ----------
+        ctx : click.Context
+            The command's context, its parameters parsed.
+
+        Returns
+        -------
+        Any
+            What the callback returns.
+        """
         try:
-            return func(*args, **kwargs)
+            return super().invoke(ctx)
         except UserError as err:
             click.echo(f"Error: {err}", err=True)
             sys.exit(2)
@@ -48,7 +81,7 @@ def _user_errors(func):
             os.dup2(devnull, sys.stdout.fileno())
             sys.exit(1)
         except Exception as err:
-            if _verbose():
+            if ctx.find_root().params.get("verbose"):
                 traceback.print_exc()
                 hint = "the traceback is above"
             else:
@@ -60,10 +93,32 @@ def _user_errors(func):
             )
             sys.exit(1)
 
-    return wrapper
+
+class SquadGroup(click.Group):
+    """A group of ``squad`` commands; its commands and subgroups are of these classes.
+
+    The group's own callback runs outside the error boundary: a group only sets things
+    up (logging, ``PATH``), and the command under it does the work.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for ``click.Group``; ``context_settings`` given here are added to
+        `CONTEXT_SETTINGS`.
+    """
+
+    command_class = SquadCommand
+    group_class = type  # subgroups are of this class
+
+    def __init__(
+        self, *args: Any, context_settings: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(
+            *args, context_settings=_with_settings(context_settings), **kwargs
+        )
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=SquadGroup)
 @click.version_option(__version__, "--version", prog_name="squad")
 @click.option(
     "-v", "--verbose", is_flag=True, help="Log progress, and show tracebacks of bugs."
@@ -83,7 +138,7 @@ def main(verbose: bool) -> None:
 
 
 # --------------------------------------------------------------------------- datasets
-@main.group(context_settings=CONTEXT)
+@main.group()
 def datasets() -> None:
     """List, describe and export the shared datasets."""
 
@@ -105,7 +160,6 @@ def format_card(info: dict) -> str:
 
 @datasets.command("list")
 @click.option("--cards", is_flag=True, help="Build each dataset and print its card.")
-@_user_errors
 def datasets_list(cards: bool) -> None:
     """List the catalogue's datasets."""
     from squad.data.catalogue import read_cards
@@ -120,7 +174,6 @@ def datasets_list(cards: bool) -> None:
 
 @datasets.command("info")
 @click.argument("name")
-@_user_errors
 def datasets_info(name: str) -> None:
     """Print the card of dataset NAME (built first if needed)."""
     from squad.data.datasets import dataset_info
@@ -142,7 +195,6 @@ def datasets_info(name: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Output file, .csv or .parquet.",
 )
-@_user_errors
 def datasets_load(
     name: str, split: str | None, protocol: str | None, destination: Path
 ) -> None:
@@ -223,19 +275,18 @@ def _signers(path: Path | None):
     return signers
 
 
-@main.group("keys", context_settings=CONTEXT)
+@main.group("keys")
 def keys_group() -> None:
     """Your signing key: a board kept with a signers file ranks only signed runs."""
 
 
-@keys_group.command("new", context_settings=CONTEXT)
+@keys_group.command("new")
 @click.option("--name", required=True, help="Your name on the board (the principal).")
 @click.option(
     "--key",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write it (default: $SQUAD_SIGNING_KEY, else your config folder).",
 )
-@_user_errors
 def keys_new(name: str, key: Path | None) -> None:
     """Make an Ed25519 signing key and print its line for the group's signers file."""
     from squad.board.signing import check_principal, load_key, new_key, public_key_line
@@ -247,14 +298,13 @@ def keys_new(name: str, key: Path | None) -> None:
     click.echo(line)
 
 
-@keys_group.command("show", context_settings=CONTEXT)
+@keys_group.command("show")
 @click.option("--name", required=True, help="Your name on the board (the principal).")
 @click.option(
     "--key",
     type=click.Path(dir_okay=False, path_type=Path),
     help="The key (default: $SQUAD_SIGNING_KEY, else your config folder's).",
 )
-@_user_errors
 def keys_show(name: str, key: Path | None) -> None:
     """Print your key's line for the group's signers file."""
     from squad.board.signing import load_key, public_key_line
@@ -262,7 +312,7 @@ def keys_show(name: str, key: Path | None) -> None:
     click.echo(public_key_line(load_key(key), name))
 
 
-@keys_group.command("sign", context_settings=CONTEXT)
+@keys_group.command("sign")
 @click.argument(
     "folders", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path)
 )
@@ -271,7 +321,6 @@ def keys_show(name: str, key: Path | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The key (default: $SQUAD_SIGNING_KEY, else your config folder's).",
 )
-@_user_errors
 def keys_sign(folders: tuple[Path, ...], key: Path | None) -> None:
     """Sign run FOLDERS made before you had a key (each file checked first)."""
     from squad.board.signing import load_key, sign_run
@@ -282,7 +331,7 @@ def keys_sign(folders: tuple[Path, ...], key: Path | None) -> None:
 
 
 # --------------------------------------------------------------------------- run
-@main.command(context_settings=CONTEXT)
+@main.command()
 @click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--grid",
@@ -324,7 +373,6 @@ def keys_sign(folders: tuple[Path, ...], key: Path | None) -> None:
     "--dry-run", is_flag=True, help="Check and list the runs; start none of them."
 )
 @_key_option
-@_user_errors
 def run(
     notebook: Path,
     grid: Path | None,
@@ -390,7 +438,7 @@ def run(
 
 
 # --------------------------------------------------------------------------- leaderboard
-@main.command(context_settings=CONTEXT)
+@main.command()
 @click.argument("path", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--metric", help="Metric to rank by (default: accuracy).")
 @click.option(
@@ -417,7 +465,6 @@ def run(
     help="Log every run to MLflow at $MLFLOW_TRACKING_URI (needs squad[mlflow]).",
 )
 @_signers_option
-@_user_errors
 def leaderboard(
     path: Path,
     metric: str | None,
@@ -480,7 +527,7 @@ def leaderboard(
 
 
 # --------------------------------------------------------------------------- submit
-@main.command(context_settings=CONTEXT)
+@main.command()
 @click.argument("predictions", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--dataset",
@@ -512,7 +559,6 @@ def leaderboard(
     help="The run goes to OUT/coding/<run_id>/.",
 )
 @_key_option
-@_user_errors
 def submit(
     predictions: Path,
     dataset: str,
@@ -565,7 +611,7 @@ def submit(
 
 
 # --------------------------------------------------------------------------- board
-@main.group("board", context_settings=CONTEXT)
+@main.group("board")
 def board_group() -> None:
     """The squad board: a static site of every task's ranking, and its CI check."""
 
@@ -589,7 +635,7 @@ def _score_cache(cache: bool, cache_dir: Path | None):
     return ScoreCache(cache_dir) if cache else None
 
 
-@board_group.command("build", context_settings=CONTEXT)
+@board_group.command("build")
 @click.argument("path", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--out",
@@ -608,7 +654,6 @@ def _score_cache(cache: bool, cache_dir: Path | None):
 )
 @_cache_options
 @_signers_option
-@_user_errors
 def board_build(
     path: Path,
     out: Path,
@@ -637,11 +682,10 @@ def board_build(
     click.echo(result.summary())
 
 
-@board_group.command("check", context_settings=CONTEXT)
+@board_group.command("check")
 @click.argument("path", type=click.Path(file_okay=False, path_type=Path))
 @_cache_options
 @_signers_option
-@_user_errors
 def board_check(
     path: Path, cache: bool, cache_dir: Path | None, signers_file: Path | None
 ) -> None:
@@ -682,7 +726,7 @@ _COURSE_OPTION = click.option(
 )
 
 
-@main.command(context_settings=CONTEXT)
+@main.command()
 @click.argument("assignment")
 @_COURSE_OPTION
 @click.option("--student", default="*", show_default=True, help="Student id or glob.")
@@ -715,7 +759,6 @@ _COURSE_OPTION = click.option(
 @click.option("--force", is_flag=True, help="Grade already graded submissions again.")
 @click.option("--feedback", is_flag=True, help="Also write each student's feedback.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
-@_user_errors
 def grade(
     assignment: str,
     course: Path | None,
@@ -753,11 +796,10 @@ def grade(
     sys.exit(result.exit_code)
 
 
-@main.command(context_settings=CONTEXT)
+@main.command()
 @click.argument("assignment")
 @_COURSE_OPTION
 @click.option("--student", default="*", show_default=True, help="Student id or glob.")
-@_user_errors
 def feedback(assignment: str, course: Path | None, student: str) -> None:
     """Write feedback pages for ASSIGNMENT, without the hidden tests' code."""
     from squad.grading.feedback import write_feedback
@@ -767,15 +809,14 @@ def feedback(assignment: str, course: Path | None, student: str) -> None:
 
 
 # --------------------------------------------------------------------------- course
-@main.group("course", context_settings=CONTEXT)
+@main.group("course")
 def course_group() -> None:
     """Build the Coffee and Coding course (an nbgrader course in exercises/)."""
 
 
-@course_group.command("build", context_settings=CONTEXT)
+@course_group.command("build")
 @click.argument("assignments", nargs=-1)
 @_COURSE_OPTION
-@_user_errors
 def course_build(assignments: tuple[str, ...], course: Path | None) -> None:
     """Regenerate the release notebooks of ASSIGNMENTS (default: all of them)."""
     from squad.course.build import build_course
@@ -786,7 +827,7 @@ def course_build(assignments: tuple[str, ...], course: Path | None) -> None:
     click.echo(f"Built {len(released)} release notebook(s)")
 
 
-@course_group.command("solutions", context_settings=CONTEXT)
+@course_group.command("solutions")
 @click.argument("assignment")
 @_COURSE_OPTION
 @click.option(
@@ -799,7 +840,6 @@ def course_build(assignments: tuple[str, ...], course: Path | None) -> None:
     is_flag=True,
     help="Write them although the gradebook's due date is still to come.",
 )
-@_user_errors
 def course_solutions(
     assignment: str, course: Path | None, out: Path | None, before_deadline: bool
 ) -> None:
@@ -818,7 +858,7 @@ def course_solutions(
 
 
 # --------------------------------------------------------------------------- lab
-@main.command("lab", context_settings=CONTEXT)
+@main.command("lab")
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
@@ -835,7 +875,6 @@ def course_solutions(
     help="Port to listen on (0: any free port; a busy port is replaced).",
 )
 @click.option("--browser/--no-browser", default=True, help="Open a web browser.")
-@_user_errors
 def lab(root: Path, course: Path | None, port: int, browser: bool) -> None:
     """Start JupyterLab on the kit, with the course and nbgrader's Formgrader."""
     from squad.course.lab import start_lab
@@ -880,17 +919,16 @@ _COURSE_FILE = click.argument(
 )
 
 
-@main.group("hub", context_settings=CONTEXT)
+@main.group("hub")
 def hub_group() -> None:
     """A JupyterHub for the course on one Linux server (see docs/hub.md)."""
 
 
-@hub_group.command("accounts", context_settings=CONTEXT)
+@hub_group.command("accounts")
 @_COURSE_FILE
 @click.option(
     "--remove", is_flag=True, help="Remove the accounts the kit made for the course."
 )
-@_user_errors
 def hub_accounts(course_file: Path, remove: bool) -> None:
     """Create the Unix accounts and groups of COURSE_FILE's people (as root)."""
     from squad.hub.accounts import create_accounts, remove_accounts
@@ -907,7 +945,7 @@ def hub_accounts(course_file: Path, remove: bool) -> None:
         click.echo(issue_passwords(course, hub_layout(course)).summary())
 
 
-@hub_group.command("start", context_settings=CONTEXT)
+@hub_group.command("start")
 @_COURSE_FILE
 @click.option(
     "--ip",
@@ -921,7 +959,6 @@ def hub_accounts(course_file: Path, remove: bool) -> None:
     help="One password for all trainees and one for instructors, not each person's "
     "own (a live session in one room).",
 )
-@_user_errors
 def hub_start(course_file: Path, ip: str, shared_password: bool) -> None:
     """Start the course's JupyterHub from COURSE_FILE; Ctrl+C stops it."""
     from squad.hub.coursefile import read_course_file
@@ -951,7 +988,7 @@ def hub_start(course_file: Path, ip: str, shared_password: bool) -> None:
     _serve(server, "the hub")
 
 
-@hub_group.command("passwords", context_settings=CONTEXT)
+@hub_group.command("passwords")
 @_COURSE_FILE
 @click.option(
     "--reset",
@@ -960,7 +997,6 @@ def hub_start(course_file: Path, ip: str, shared_password: bool) -> None:
     metavar="NAME",
     help="Issue NAME a new password (repeat for several people).",
 )
-@_user_errors
 def hub_passwords(course_file: Path, reset: tuple[str, ...]) -> None:
     """Issue passwords to people of COURSE_FILE who have none, or new ones (as root).
 
