@@ -203,7 +203,7 @@ def test_hub_start_command_says_where_the_passwords_are(course, monkeypatch, sha
         )
 
     monkeypatch.setattr(squad.hub.server, "start_hub", fake_start_hub)
-    monkeypatch.setattr("squad.cli._stop_on_signals", lambda: None)
+    monkeypatch.setattr("squad.cli.hub.stop_on_signals", lambda: None)
     options = ["--shared-password"] if shared else []
     result = CliRunner().invoke(main, ["hub", "start", str(course.path), *options])
     assert result.exit_code == 0, result.output
