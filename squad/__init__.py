@@ -24,7 +24,7 @@ import importlib.machinery
 import sys
 from typing import Any
 
-from squad.record import record
+from squad.records.notebook import record
 
 #: The kit's version, read by the package metadata and ``squad --version``.
 __version__ = "0.1.0"

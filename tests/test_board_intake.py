@@ -31,7 +31,7 @@ from click.testing import CliRunner
 
 from squad.board.intake import PNG_MAGIC, load_runs, read_png, resolve_inside
 from squad.board.leaderboard import board_runs, leaderboard_table
-from squad.board.schema import FIGURE_MAX_BYTES
+from squad.board.limits import FIGURE_MAX_BYTES
 from squad.cli import main
 
 SECRET = "SENTINEL-7f3c9d2e-the-machine-s-own-file"
@@ -399,5 +399,5 @@ def test_copies_of_one_run_are_kept_once_without_warning(tmp_path, caplog):
     write_run(tmp_path / "b" / "aa0000000001", record, figure_png(1))
     intake = load_runs(tmp_path)
     assert intake.rejected == []
-    assert [r["_dir"] for r in intake.runs] == [tmp_path / "b" / "aa0000000001"]
+    assert [r.folder for r in intake.runs] == [tmp_path / "b" / "aa0000000001"]
     assert len(board_runs(tmp_path).runs) == 1

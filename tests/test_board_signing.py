@@ -16,7 +16,6 @@ import pytest
 from board_runs import file_entry, scored_run, write_honest_runs
 from click.testing import CliRunner
 
-from squad.board.identity import member_name
 from squad.board.intake import load_runs
 from squad.board.leaderboard import board_runs, leaderboard_table
 from squad.board.signing import (
@@ -254,7 +253,7 @@ def test_the_copy_signed_by_the_key_s_owner_wins(keys, tmp_path):
     shutil.rmtree(tmp_path / "x")
     for given in (signers, None):
         runs = board_runs(tmp_path, signers=given, warn=False)
-        assert [(r["_dir"], r["_check"]) for r in runs.runs] == [(original, "verified")]
+        assert [(r.folder, r.check) for r in runs.runs] == [(original, "verified")]
         lines = sorted(item.line(tmp_path) for item in runs.rejected)
         assert lines[0] == (
             "Skipping run folder copy1/r: predictions.parquet differs from the sha256 "
@@ -314,8 +313,8 @@ def test_look_alike_names_in_the_signers_file_fail_the_check(keys, tmp_path):
     assert result.exit_code == 1
     assert "the names 'alice', 'аlice' look alike" in result.stderr
     runs = board_runs(tmp_path / "runs", signers=read_signers(signers_file))
-    assert {member_name(r) for r in runs.runs} == {"alice", "\u0430lice"}
-    assert all(any("looks like" in f for f in r["_flags"]) for r in runs.runs)
+    assert {r.member for r in runs.runs} == {"alice", "\u0430lice"}
+    assert all(any("looks like" in f for f in r.flags) for r in runs.runs)
 
 
 def test_submit_signs_with_the_member_s_key(keys, tmp_path, monkeypatch):
@@ -331,7 +330,7 @@ def test_submit_signs_with_the_member_s_key(keys, tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     [run] = load_runs(tmp_path / "runs", signers=read_signers(keys["signers"])).runs
-    assert member_name(run) == "bob"
+    assert run.member == "bob"
     monkeypatch.setenv("SQUAD_SIGNING_KEY", str(tmp_path / "no-key"))
     unsigned = CliRunner().invoke(
         main,
@@ -366,4 +365,4 @@ def test_squad_run_signs_every_run_and_its_notebook(keys, tmp_path):
         verified = _verify_as_alice(keys, record.parent, record.read_bytes())
         assert verified.returncode == 0, verified.stderr
     runs = load_runs(tmp_path / "runs", signers=read_signers(keys["signers"])).runs
-    assert {member_name(r) for r in runs} == {"alice"}
+    assert {r.member for r in runs} == {"alice"}

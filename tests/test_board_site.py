@@ -25,6 +25,7 @@ from squad.board.site import build_site, check_board
 from squad.board.tasks import Task, task_of
 from squad.cli import main
 from squad.data.datasets import load_dataset
+from squad.records import RunRecord
 
 
 def _task_run(
@@ -77,9 +78,8 @@ def test_runs_of_different_tasks_are_never_ranked_together(tmp_path):
     bad = CliRunner().invoke(main, ["leaderboard", str(tmp_path), "--task", "lfs"])
     assert bad.exit_code == 2
     assert bad.output.startswith("Error: No task 'lfs' among the runs. Tasks: ")
-    assert task_of({"experiment": "x", "parameters": {"dataset": "ecoicop"}}) == Task(
-        "ecoicop", "grouped", "pl"
-    )
+    given = RunRecord("x", "a1", {"dataset": "ecoicop"}, {}, "ok")
+    assert task_of(given) == Task("ecoicop", "grouped", "pl")
 
 
 def test_a_language_that_does_not_apply_is_not_shown(tmp_path):
@@ -100,7 +100,7 @@ def test_a_language_that_does_not_apply_is_not_shown(tmp_path):
     tables = leaderboard_tables(tmp_path)
     soc = tables[Task("soc2010", "stratified")]
     assert "language" not in soc.columns and list(soc["model"]) == ["nb", "svc", "svc"]
-    assert {r["parameters"]["language"] for r in soc.attrs["records"]} == {None}
+    assert {r.record.parameters["language"] for r in soc.attrs["records"]} == {None}
     # One run, or runs alike: every parameter is shown, but not one that never applies.
     alike = leaderboard_table(tmp_path, task="soc2010", where={"model": "svc"})
     assert list(alike.attrs["parameters"]) == ["dataset", "model"]
@@ -191,10 +191,10 @@ def test_scoring_cache_scores_each_predictions_file_once(soc_run, tmp_path):
     shutil.copytree(soc_run, runs / "ab0000000001")
     cache = ScoreCache(tmp_path / "cache")
     first = board_runs(runs, cache=cache).runs[0]
-    assert (cache.misses, cache.hits, first["_check"]) == (1, 0, "verified")
+    assert (cache.misses, cache.hits, first.check) == (1, 0, "verified")
     second = board_runs(runs, cache=cache).runs[0]
     assert (cache.misses, cache.hits) == (1, 1)
-    assert second["metrics"] == first["metrics"]
+    assert second.metrics == first.metrics
     frame = pd.read_parquet(runs / "ab0000000001" / "predictions.parquet")
     frame.loc[1, "predicted"] = (
         "1116" if frame.loc[1, "predicted"] != "1116" else "1115"
@@ -206,8 +206,8 @@ def test_scoring_cache_scores_each_predictions_file_once(soc_run, tmp_path):
     (folder / "record.json").write_text(json.dumps(record))
     third = board_runs(runs, cache=cache).runs[0]
     assert cache.misses == 2
-    assert third["metrics"]["accuracy"] < first["metrics"]["accuracy"]
-    assert third["_check"] == "disagrees"
+    assert third.metrics["accuracy"] < first.metrics["accuracy"]
+    assert third.check == "disagrees"
 
 
 def test_board_check_names_a_disagreeing_run(soc_run, tmp_path):
@@ -298,15 +298,18 @@ def test_fact_sheet_given_entries_replace_derived_ones():
     """A recorded entry wins over the one derived from the run; none is listed twice."""
     from squad.board.pages import fact_sheet
 
-    record = {
-        "parameters": {"model": "tfidf_linear_svc", "settings": {"C": 0.5}},
-        "metrics": {"fit_seconds": 12.25},
-        "provenance": {
+    record = RunRecord(
+        experiment="coding",
+        run_id="a1",
+        status="ok",
+        parameters={"model": "tfidf_linear_svc", "settings": {"C": 0.5}},
+        metrics={"fit_seconds": 12.25},
+        provenance={
             "dataset": {"name": "soc2010", "protocol": "stratified", "n_train": 22812},
             "platform": "Linux-6",
         },
-        "fact_sheet": {"training_data": "train split, deduplicated"},
-    }
+        fact_sheet={"training_data": "train split, deduplicated"},
+    )
     assert fact_sheet(record) == [
         ("model", 'tfidf_linear_svc {"C":0.5}'),
         ("training data", "train split, deduplicated"),

@@ -16,7 +16,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from waiting import wait_until
 
 from squad.cli import main
-from squad.record import read_record
+from squad.records import read_record
 from squad.runs.checks import clear_inapplicable
 from squad.runs.executor import analyse_notebook
 from squad.runs.params import (
@@ -554,8 +554,8 @@ def test_a_soc2010_run_records_no_language(tmp_path):
     )
     assert result.exit_code == 0, result.summary()
     rec = read_record(tmp_path / "runs" / "coding" / result.ok[0])
-    assert rec["parameters"]["language"] is None
-    assert rec["provenance"]["dataset"]["language"] is None
+    assert rec.parameters["language"] is None
+    assert rec.provenance["dataset"]["language"] is None
 
 
 @pytest.mark.slow
@@ -598,10 +598,10 @@ def test_sweep_records_failures_timeouts_exits_and_crashes(tmp_path):
     records = {}
     for folder in (out / "modes").iterdir():
         rec = read_record(folder)
-        assert rec["run_id"] == folder.name
-        records[rec["parameters"]["mode"], rec["parameters"]["x"]] = rec
+        assert rec.run_id == folder.name
+        records[rec.parameters["mode"], rec.parameters["x"]] = rec
     assert len(records) == 6
-    status = {key: rec["status"] for key, rec in records.items()}
+    status = {key: rec.status for key, rec in records.items()}
     assert status == {
         ("ok", 1): "ok",
         ("ok", 4): "ok",
@@ -611,35 +611,35 @@ def test_sweep_records_failures_timeouts_exits_and_crashes(tmp_path):
         ("crash", 1): "kernel_died",
     }
     ok = records["ok", 4]
-    assert ok["metrics"] == {"started": "ok", "accuracy": 0.4}
-    assert ok["error"] is None and ok["provenance"]["member"] == "statcan"
-    assert ok["provenance"]["git"] is None  # the copy is outside any repository
+    assert ok.metrics == {"started": "ok", "accuracy": 0.4}
+    assert ok.error is None and ok.provenance["member"] == "statcan"
+    assert ok.provenance["git"] is None  # the copy is outside any repository
     assert (
-        ok["provenance"]["python"]
+        ok.provenance["python"]
         == f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
     )
-    assert "papermill" in ok["provenance"]["packages"]
-    timings = ok["timings"]
+    assert "papermill" in ok.provenance["packages"]
+    timings = ok.timings
     assert timings["queued"] <= timings["start"] <= timings["end"]
     assert (
         timings["cells_seconds"] > 0
         and timings["total_seconds"] >= timings["cells_seconds"]
     )
-    executed = nbformat.read(out / "modes" / ok["run_id"] / "modes.ipynb", as_version=4)
+    executed = nbformat.read(out / "modes" / ok.run_id / "modes.ipynb", as_version=4)
     assert all(c.execution_count for c in executed.cells if c.cell_type == "code")
-    fail = records["fail", 1]["error"]
+    fail = records["fail", 1].error
     assert (fail["ename"], fail["evalue"]) == (
         "ValueError",
         "deliberate failure for x=1",
     )
     assert fail["cell_index"] == 5 and "raise ValueError" in fail["source"]
-    assert records["exit", 1]["error"]["ename"] == "SystemExit"
-    assert records["sleep", 1]["error"]["cell_index"] == 5
-    assert records["crash", 1]["error"]["ename"] == "DeadKernelError"
+    assert records["exit", 1].error["ename"] == "SystemExit"
+    assert records["sleep", 1].error["cell_index"] == 5
+    assert records["crash", 1].error["ename"] == "DeadKernelError"
     # Runs recorded what they managed before failing.
-    assert records["fail", 1]["metrics"] == {"started": "fail"}
+    assert records["fail", 1].metrics == {"started": "fail"}
     assert (
-        f"{records['fail', 1]['run_id']} error: ValueError: deliberate failure"
+        f"{records['fail', 1].run_id} error: ValueError: deliberate failure"
         in result.output
     )
 
@@ -693,7 +693,7 @@ def test_sweep_resumes_after_the_runner_is_killed(tmp_path):
     visible = [p for p in records.iterdir() if not p.name.startswith(".")]
     assert len(visible) == 1, visible
     done = read_record(visible[0])
-    assert done["status"] == "ok" and done["parameters"]["seed"] == 0
+    assert done.status == "ok" and done.parameters["seed"] == 0
     assert (visible[0] / "gated.ipynb").is_file()
 
     gate.touch()
@@ -714,7 +714,7 @@ def test_sweep_resumes_after_the_runner_is_killed(tmp_path):
     assert visible[0].name in finished and len(finished) == 3
     # Reused, not rerun: the record from before the kill.
     again_done = read_record(visible[0])
-    assert again_done["timings"]["end"] == done["timings"]["end"]
+    assert again_done.timings["end"] == done.timings["end"]
 
 
 def _idle_kernels() -> int:
@@ -747,13 +747,13 @@ def test_sweep_on_a_dask_cluster(tmp_path):
     totals = set()
     for run_id in result.ok:
         rec = read_record(tmp_path / "runs" / "small" / run_id)
-        assert rec["status"] == "ok"
-        totals.add(rec["metrics"]["total"])
+        assert rec.status == "ok"
+        totals.add(rec.metrics["total"])
     assert len(totals) == 3  # three seeds, three different sums
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=DATA, capture_output=True, text=True
     )
-    git = rec["provenance"]["git"]
+    git = rec.provenance["git"]
     if head.returncode == 0:
         assert git["commit"] == head.stdout.strip()
         assert git["notebook"] == "tests/data/notebooks/small.ipynb"

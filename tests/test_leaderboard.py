@@ -24,7 +24,7 @@ from squad.board.leaderboard import (
 from squad.board.mlflow_export import export_to_mlflow
 from squad.board.site import build_site
 from squad.cli import main
-from squad.record import write_record
+from squad.records import write_record
 from squad.runs.executor import open_sweep_executor
 from squad.runs.sweep import run_sweep
 
@@ -168,12 +168,12 @@ def test_load_records_merges_members_and_dedupes_copies(tmp_path, caplog):
     (tmp_path / "broken" / "record.json").write_text("{")
     with caplog.at_level(logging.WARNING, logger="squad"):
         records = load_records(tmp_path)
-    assert sorted((r["run_id"], r["provenance"]["member"]) for r in records) == [
+    assert sorted((r.run_id, r.record.member) for r in records) == [
         ("aa0000000001", "istat"),
         ("aa0000000001", "statcan"),
     ]
-    statcan = next(r for r in records if r["provenance"]["member"] == "statcan")
-    assert statcan["_dir"] == tmp_path / "copy" / "aa0000000001"  # the latest copy
+    statcan = next(r for r in records if r.record.member == "statcan")
+    assert statcan.folder == tmp_path / "copy" / "aa0000000001"  # the latest copy
     assert "broken" in caplog.text
 
 

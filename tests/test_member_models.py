@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from squad.cli import main
-from squad.record import read_record
+from squad.records import read_record
 from squad.runs.sweep import plan_sweep, run_sweep
 from squad.tasks.member_models import MANIFEST_FILE, model_manifest
 from squad.tasks.registry import (
@@ -338,14 +338,14 @@ def _check_sweep(result, folder: Path, versions: dict[str, int], n_runs: int) ->
     assert len(result.ok) == n_runs
     for run_id in result.ok:
         rec = read_record(folder / run_id)
-        spec = rec["parameters"]["model"]
-        assert rec["metrics"]["version"] == versions[spec]
-        assert rec["metrics"]["n_classes"] == 3
-        assert rec["metrics"]["proba_sum"] == pytest.approx(2.0)
-        code = rec["provenance"]["code"]["model"]
+        spec = rec.parameters["model"]
+        assert rec.metrics["version"] == versions[spec]
+        assert rec.metrics["n_classes"] == 3
+        assert rec.metrics["proba_sum"] == pytest.approx(2.0)
+        code = rec.provenance["code"]["model"]
         assert code["spec"] == spec and code["kind"] == "file"
         assert len(code["sha256"]) == 64 and "source" not in code
-        assert not any(MANIFEST_FILE in name for name in rec["files"])
+        assert not any(MANIFEST_FILE in name for name in rec.files)
 
 
 @pytest.mark.slow

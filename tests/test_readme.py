@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from squad.cli import main
-from squad.record import read_record
+from squad.records import read_record
 
 ROOT = Path(__file__).resolve().parents[1]
 SQUAD = Path(sys.executable).with_name("squad")
@@ -86,9 +86,9 @@ def test_readme_single_run_example_runs_green(line, tmp_path):
     rec = read_record(folder)
     # Every coding run records its speed and the hardware it was measured on.
     for name in ("fit_seconds", "predict_seconds", "records_per_second"):
-        assert rec["metrics"][name] > 0, name
-    assert rec["provenance"]["cpu_count"] >= 1
-    n_test = rec["provenance"]["dataset"]["n_test"]
-    assert rec["metrics"]["records_per_second"] == pytest.approx(
-        n_test / rec["metrics"]["predict_seconds"], rel=0.05
+        assert rec.metrics[name] > 0, name
+    assert rec.provenance["cpu_count"] >= 1
+    n_test = rec.provenance["dataset"]["n_test"]
+    assert rec.metrics["records_per_second"] == pytest.approx(
+        n_test / rec.metrics["predict_seconds"], rel=0.05
     )

@@ -1,4 +1,4 @@
-"""Tests for squad.record: recording inside and outside a sweep, and run records."""
+"""Tests for squad.records: recording inside and outside a sweep, and run records."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ import pytest
 from matplotlib.figure import Figure
 
 import squad
-from squad.record import (
+from squad.records import (
     METRICS_FILE,
     RUN_DIR_ENV,
+    RunRecord,
     read_metrics_log,
     read_record,
     to_json_value,
@@ -168,9 +169,59 @@ def test_write_record_round_trip(tmp_path):
     """A record is written whole (no temporary file left) and reads back equal."""
     path = write_record(tmp_path, RECORD)
     assert path == tmp_path / "record.json"
-    assert read_record(tmp_path) == RECORD
-    assert read_record(path) == RECORD
+    assert read_record(tmp_path) == RunRecord.from_dict(RECORD)
+    assert read_record(path).to_dict() == {**EMPTY_FIELDS, **RECORD}
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
+
+
+#: What a record that names only the required keys holds in its other fields.
+EMPTY_FIELDS = {
+    "schema": 1,
+    "notebook": None,
+    "notebook_sha256": None,
+    "figures": {},
+    "files": {},
+    "error": None,
+    "timings": {},
+    "provenance": {},
+    "fact_sheet": {},
+}
+
+
+def test_a_record_keeps_keys_it_does_not_know(tmp_path):
+    """Keys a newer kit wrote survive reading and writing again; known keys win."""
+    write_record(tmp_path, {**RECORD, "review": {"by": "ons"}})
+    rec = read_record(tmp_path)
+    assert rec.extra == {"review": {"by": "ons"}}
+    write_record(tmp_path, rec.replace(metrics={"accuracy": 0.75}))
+    again = json.loads((tmp_path / "record.json").read_text())
+    assert again["review"] == {"by": "ons"} and again["metrics"] == {"accuracy": 0.75}
+
+
+def test_the_schema_accepts_what_the_kit_writes_and_refuses_the_rest():
+    """The JSON Schema the board checks against holds a record as RunRecord writes it,
+    and refuses one with a wrong type, a bad run id or an unknown status."""
+    from jsonschema import Draft202012Validator
+
+    from squad.records.schema import RECORD_JSON_SCHEMA
+
+    validator = Draft202012Validator(RECORD_JSON_SCHEMA)
+    full = RunRecord(
+        **{k: v for k, v in RECORD.items()},
+        notebook="coding.ipynb",
+        figures={"curve": "figures/curve.png"},
+        files={"figures/curve.png": {"bytes": 10, "sha256": "0" * 64}},
+        timings={"queued": "2026-01-01T10:00:00+00:00", "total_seconds": 3.5},
+        provenance={"member": "ons", "dataset": {"name": "soc2010"}},
+    ).to_dict()
+    assert list(validator.iter_errors(full)) == []
+    for bad in (
+        {"metrics": []},
+        {"run_id": "../up"},
+        {"status": "finished"},
+        {"metrics": {"accuracy": 1.5}},
+    ):
+        assert list(validator.iter_errors({**full, **bad})), bad
 
 
 def test_write_record_interrupted_keeps_the_old_record(tmp_path, monkeypatch):
@@ -184,7 +235,7 @@ def test_write_record_interrupted_keeps_the_old_record(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space left"):
         write_record(tmp_path, {**RECORD, "metrics": {"accuracy": 0.75}})
     monkeypatch.undo()
-    assert read_record(tmp_path) == RECORD
+    assert read_record(tmp_path) == RunRecord.from_dict(RECORD)
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
 
 

@@ -20,7 +20,7 @@ from squad.board.scoring import (
     score_run,
 )
 from squad.cli import main
-from squad.record import read_record, write_record
+from squad.records import read_record, write_record
 from squad.tasks import coding
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ def test_scored_datasets_agree_with_coding_tasks():
 def test_score_run_recomputes_kit_metrics_from_predictions(kit_runs):
     """Every scored metric of a kit run equals the one its notebook recorded."""
     folder = kit_runs / "coding" / "aa0000000001"
-    recorded = read_record(folder)["metrics"]
+    recorded = read_record(folder).metrics
     scored = score_run(folder)
     assert scored.status == "verified", scored.disagreements
     for name in (
@@ -117,7 +117,7 @@ def test_tampered_record_metric_is_flagged_on_board_page_and_terminal(
     assert table["accuracy"].iloc[0] == pytest.approx(true_accuracy)
     assert table["check"].iloc[0] == "DISAGREES"
     [flagged] = table.attrs["flagged"]
-    assert flagged["_disagreements"]["accuracy"][0] == 0.99
+    assert flagged.scoring.disagreements["accuracy"][0] == 0.99
     page = write_html(runs, tmp_path / "board.html").read_text()
     assert "<h2>Flagged runs</h2>" in page and "recorded accuracy=0.99" in page
     result = CliRunner().invoke(main, ["leaderboard", str(runs)])
@@ -231,12 +231,10 @@ def test_real_coding_run_is_verified_and_joins_a_submission(tmp_path):
     )
     assert result.exit_code == 0, result.summary()
     [folder] = [p.parent for p in (tmp_path / "runs").rglob("record.json")]
-    assert {"predictions.parquet", "predictions.csv"} <= set(
-        read_record(folder)["files"]
-    )
+    assert {"predictions.parquet", "predictions.csv"} <= set(read_record(folder).files)
     scored = score_run(folder)
     assert scored.status == "verified", scored.disagreements
-    recorded = read_record(folder)["metrics"]
+    recorded = read_record(folder).metrics
     assert scored.metrics["accuracy"] == pytest.approx(recorded["accuracy"], abs=1e-9)
     saved = pd.read_parquet(folder / "predictions.parquet")
     saved.to_csv(tmp_path / "copy.csv", index=False)
@@ -287,10 +285,10 @@ def test_scores_from_worker_processes_equal_scores_made_in_process(
     monkeypatch.setattr(prescore, "MIN_RUNS", 10**9)
     serial = board_runs(tmp_path, warn=False)
     for a, b in zip(parallel.runs, serial.runs, strict=True):
-        assert (a["run_id"], a["metrics"], a["_digest"]) == (
-            b["run_id"],
-            b["metrics"],
-            b["_digest"],
+        assert (a.run_id, a.metrics, a.scoring.digest) == (
+            b.run_id,
+            b.metrics,
+            b.scoring.digest,
         )
     assert [r.line(tmp_path) for r in parallel.rejected] == [
         r.line(tmp_path) for r in serial.rejected

@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from squad.board.identity import member_name
 from squad.board.leaderboard import LEVEL_METRIC, flat_metrics, is_number, table_cell
+from squad.board.run import BoardRun
 from squad.board.safety import one_line
 
 __all__ = [
@@ -33,11 +33,11 @@ __all__ = [
 logger = logging.getLogger("squad")
 
 
-def run_label(rec: Mapping[str, Any], params: list[str]) -> str:
+def run_label(run: BoardRun, params: list[str]) -> str:
     """``name=value, ... (member)`` for a run, or ``run <id>`` without parameters."""
-    parts = [f"{n}={table_cell(rec['parameters'].get(n))}" for n in params]
-    member = member_name(rec)
-    text = ", ".join(parts) or f"run {rec['run_id']}"
+    parts = [f"{n}={table_cell(run.record.parameters.get(n))}" for n in params]
+    member = run.member
+    text = ", ".join(parts) or f"run {run.run_id}"
     return one_line(f"{text} ({member})" if member else text, 200)
 
 
@@ -69,11 +69,11 @@ def _curve_frame(value: Any) -> pd.DataFrame | None:
     return frame
 
 
-def automation_png(records: list[Mapping[str, Any]], params: list[str]) -> bytes | None:
+def automation_png(records: list[BoardRun], params: list[str]) -> bytes | None:
     """Automation curves of ``records`` overlaid, or None if none has a curve."""
     curves = {}
     for rec in records:
-        frame = _curve_frame((rec.get("metrics") or {}).get("automation_curve"))
+        frame = _curve_frame(rec.metrics.get("automation_curve"))
         if frame is not None:
             curves[_plain(run_label(rec, params))] = frame
     if not curves:
@@ -99,12 +99,12 @@ def automation_png(records: list[Mapping[str, Any]], params: list[str]) -> bytes
     return png_bytes(fig)
 
 
-def hierarchy_png(records: list[Mapping[str, Any]], params: list[str]) -> bytes | None:
+def hierarchy_png(records: list[BoardRun], params: list[str]) -> bytes | None:
     """Accuracy by hierarchy level of ``records``, or None if none has levels."""
     levels = {}
     for rec in records:
         found = {}
-        for name, value in flat_metrics(rec.get("metrics") or {}).items():
+        for name, value in flat_metrics(rec.metrics).items():
             match = LEVEL_METRIC.search(name)
             if match:
                 found[f"accuracy_level_{match.group(1)}"] = value

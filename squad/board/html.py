@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from squad._atomic import atomic_write_text
-from squad.board.identity import member_name
 from squad.board.leaderboard import (
     BoardRuns,
     board_runs,
@@ -71,7 +70,7 @@ def write_html(
     Examples
     --------
     >>> import pathlib, tempfile
-    >>> from squad.record import write_record
+    >>> from squad.records import write_record
     >>> runs = pathlib.Path(tempfile.mkdtemp())
     >>> for run_id, acc in [("a1", 0.6), ("b2", 0.7)]:
     ...     _ = write_record(runs / run_id, {"experiment": "demo", "run_id": run_id,
@@ -87,8 +86,8 @@ def write_html(
         for table in tables.values()
     ]
     records = [r for table in tables.values() for r in table.attrs["records"]]
-    n_ok = sum(1 for r in records if r.get("status") == "ok")
-    members = sorted({member_name(r) for r in records})
+    n_ok = sum(1 for r in records if r.record.status == "ok")
+    members = sorted({r.member for r in records})
     name = "runs" if isinstance(path, BoardRuns) else Path(path).name
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     title = f"Leaderboard: {name}" + "".join(

@@ -32,24 +32,21 @@ fails on both.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from squad.board.names import confusable_groups, display_name, normalize_name
+from squad.board.run import BoardRun, Identity, RunSignature
 from squad.board.safety import one_line
+from squad.records import RunRecord
 
 __all__ = [
     "UNKNOWN_MEMBER",
     "UNSIGNED",
-    "RunSignature",
     "claimed_member",
-    "end_time",
     "flag_confusable_names",
     "flag_shared_predictions",
     "identify",
-    "member_name",
     "resolve_copies",
     "run_content",
 ]
@@ -60,139 +57,94 @@ UNKNOWN_MEMBER = "(unknown)"
 UNSIGNED = "(unsigned)"
 
 
-@dataclass(frozen=True)
-class RunSignature:
-    """A run's verified signature: the key that made it and its name, if listed."""
-
-    key: str  # the public key, base64 of its SSH wire format
-    fingerprint: str  # SHA256:... as ssh-keygen -l shows it
-    name: str | None = None  # from the signers file
-
-    @property
-    def label(self) -> str:
-        """How the board shows an unlisted key: ``(unknown key SHA256:abcd1234)``."""
-        return f"(unknown key {self.fingerprint[:19]})"
-
-
-def claimed_member(rec: Mapping[str, Any]) -> str:
+def claimed_member(rec: RunRecord) -> str:
     """The member a record names (its own text, unverified), or ``""``.
 
     Examples
     --------
-    >>> claimed_member({"provenance": {"member": "ons"}})
+    >>> claimed_member(RunRecord("demo", "a1", {}, {}, "ok",
+    ...                          provenance={"member": "ons"}))
     'ons'
     """
-    provenance = rec.get("provenance")
-    member = provenance.get("member") if isinstance(provenance, Mapping) else None
-    return str(member or "")
+    return str(rec.member or "")
 
 
-def end_time(rec: Mapping[str, Any]) -> str:
-    """A record's end time (ISO 8601 text), or ``""``."""
-    timings = rec.get("timings")
-    end = timings.get("end") if isinstance(timings, Mapping) else None
-    return str(end or "")
-
-
-def run_content(rec: Mapping[str, Any]) -> str:
+def run_content(rec: RunRecord) -> str:
     """What makes two copies of a run the same run (not where or when it was copied)."""
-    keep = ("parameters", "metrics", "status", "files")
-    return json.dumps({k: rec.get(k) for k in keep}, sort_keys=True, default=str)
+    keep = {
+        "parameters": rec.parameters,
+        "metrics": rec.metrics,
+        "status": rec.status,
+        "files": rec.files,
+    }
+    return json.dumps(keep, sort_keys=True, default=str)
 
 
 def identify(
-    rec: Mapping[str, Any],
+    rec: RunRecord,
     signature: RunSignature | None,
     *,
     with_signers: bool,
-) -> dict[str, Any]:
-    """The identity fields the board adds to a record.
+) -> Identity:
+    """Who a run belongs to on the board.
 
     Returns
     -------
-    dict
-        ``_signature`` (the :class:`RunSignature` or None), ``_identity`` (the name
-        shown), ``_owner`` (what copies are grouped by) and ``_identified`` (whether
-        the run may be ranked: always without a signers file; with one, only if a
-        listed key signed it).
+    Identity
+        The name shown, what copies are grouped by, and whether the run may be ranked
+        (always without a signers file; with one, only if a listed key signed it).
 
     Examples
     --------
-    >>> identify({"provenance": {"member": "o\\u200bns"}}, None, with_signers=False)[
-    ...     "_identity"]
+    >>> rec = RunRecord("demo", "a1", {}, {}, "ok", provenance={"member": "o\\u200bns"})
+    >>> identify(rec, None, with_signers=False).name
     'o\\\\u200bns'
-    >>> identify({"provenance": {"member": "ons"}}, None, with_signers=True)["_identity"]
+    >>> identify(rec, None, with_signers=True).name
     '(unsigned)'
     """
     claimed = normalize_name(claimed_member(rec))
     if not with_signers:
-        return {
-            "_signature": signature,
-            "_identity": display_name(claimed) if claimed else UNKNOWN_MEMBER,
-            "_owner": ("member", claimed),
-            "_identified": True,
-        }
+        name = display_name(claimed) if claimed else UNKNOWN_MEMBER
+        return Identity(name, ("member", claimed), True, signature)
     if signature is not None and signature.name is not None:
         name = normalize_name(signature.name)
-        return {
-            "_signature": signature,
-            "_identity": display_name(name),
-            "_owner": ("key", name),
-            "_identified": True,
-        }
-    return {
-        "_signature": signature,
-        "_identity": signature.label if signature is not None else UNSIGNED,
-        "_owner": ("unverified", claimed),
-        "_identified": False,
-    }
+        return Identity(display_name(name), ("key", name), True, signature)
+    shown = signature.label if signature is not None else UNSIGNED
+    return Identity(shown, ("unverified", claimed), False, signature)
 
 
-def member_name(rec: Mapping[str, Any]) -> str:
-    """The name the board shows for a run (see :func:`identify`).
-
-    Examples
-    --------
-    >>> member_name({"provenance": {"member": "statcan"}})
-    'statcan'
-    >>> member_name({"provenance": {}})
-    '(unknown)'
-    """
-    if "_identity" in rec:
-        return str(rec["_identity"])
-    claimed = normalize_name(claimed_member(rec))
-    return display_name(claimed) if claimed else UNKNOWN_MEMBER
-
-
-def _where(rec: Mapping[str, Any], root: Path | None) -> str:
-    folder = rec.get("_dir")
+def _where(run: BoardRun, root: Path | None) -> str:
+    folder = run.folder
     if folder is None:
         return "(records)"
-    folder = Path(folder)
     if root is not None and folder.is_relative_to(root):
         folder = folder.relative_to(root)
     return one_line(str(folder), 120)
 
 
-def _signed(rec: Mapping[str, Any]) -> bool:
-    return rec.get("_signature") is not None
+def _signed(run: BoardRun) -> bool:
+    return run.signature is not None
+
+
+def _end(run: BoardRun) -> str:
+    return run.record.end
 
 
 def _dedupe(
-    run_id: str, group: list[dict[str, Any]], root: Path | None
-) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
+    run_id: str, group: list[BoardRun], root: Path | None
+) -> tuple[list[BoardRun], list[tuple[BoardRun, str]]]:
     """One owner's copies of one run id: (kept, [(left out, why)])."""
-    if len({run_content(r) for r in group}) == 1:
-        return [max(group, key=lambda r: (_signed(r), end_time(r)))], []
-    who = one_line(member_name(group[0]), 60)
+    if len({run_content(r.record) for r in group}) == 1:
+        return [max(group, key=lambda r: (_signed(r), _end(r)))], []
+    who = one_line(group[0].member, 60)
     signed = [r for r in group if _signed(r)]
-    keys = {r["_signature"].key for r in signed}
+    keys = {r.signature.key for r in signed if r.signature is not None}
     if (
         len(keys) == 1
-        and len({run_content(r) for r in signed}) == 1
+        and len({run_content(r.record) for r in signed}) == 1
         and len(signed) < len(group)
     ):
-        winner = max(signed, key=end_time)
+        winner = max(signed, key=_end)
         place = _where(winner, root)
         return [winner], [
             (
@@ -204,11 +156,11 @@ def _dedupe(
             if not _signed(r)
         ]
     out = []
-    for rec in group:
-        others = ", ".join(_where(o, root) for o in group if o is not rec)
+    for run in group:
+        others = ", ".join(_where(o, root) for o in group if o is not run)
         out.append(
             (
-                rec,
+                run,
                 f"run id {run_id} of {who} is also used by a different run in {others}",
             )
         )
@@ -216,48 +168,48 @@ def _dedupe(
 
 
 def resolve_copies(
-    records: Iterable[dict[str, Any]], root: Path | None = None
-) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
+    runs: Iterable[BoardRun], root: Path | None = None
+) -> tuple[list[BoardRun], list[tuple[BoardRun, str]]]:
     """Keep one copy of each run; name the copies left out (see the module docstring).
 
     Parameters
     ----------
-    records : iterable of dict
-        Checked records with the fields of :func:`identify`.
+    runs : iterable of BoardRun
+        Checked runs with their identity.
     root : pathlib.Path, optional
         Folders in messages are shown relative to it.
 
     Returns
     -------
-    kept : list of dict
-    left_out : list of (dict, str)
-        Each record left out with the reason.
+    kept : list of BoardRun
+    left_out : list of (BoardRun, str)
+        Each run left out with the reason.
     """
-    by_id: dict[str, list[dict[str, Any]]] = {}
-    for rec in records:
-        by_id.setdefault(rec["run_id"], []).append(rec)
-    kept: list[dict[str, Any]] = []
-    left_out: list[tuple[dict[str, Any], str]] = []
+    by_id: dict[str, list[BoardRun]] = {}
+    for run in runs:
+        by_id.setdefault(run.run_id, []).append(run)
+    kept: list[BoardRun] = []
+    left_out: list[tuple[BoardRun, str]] = []
     for run_id, copies in by_id.items():
-        signed = [r for r in copies if r["_owner"][0] == "key"]
+        signed = [r for r in copies if r.identity.owner[0] == "key"]
         pool = copies
         if signed:
-            names = sorted({member_name(r) for r in signed})
+            names = sorted({r.member for r in signed})
             place = ", ".join(sorted({_where(r, root) for r in signed})[:3])
-            for rec in copies:
-                if rec["_owner"][0] != "key":
-                    what = "unsigned" if not _signed(rec) else "unknown-key"
+            for run in copies:
+                if run.identity.owner[0] != "key":
+                    what = "unsigned" if not _signed(run) else "unknown-key"
                     left_out.append(
                         (
-                            rec,
+                            run,
                             f"run id {run_id} is signed by {', '.join(names)} in "
                             f"{place}; this {what} copy is left out",
                         )
                     )
             pool = signed
-        owners: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for rec in pool:
-            owners.setdefault(rec["_owner"], []).append(rec)
+        owners: dict[tuple[str, str], list[BoardRun]] = {}
+        for run in pool:
+            owners.setdefault(run.identity.owner, []).append(run)
         for group in owners.values():
             won, lost = _dedupe(run_id, group, root)
             kept += won
@@ -265,49 +217,41 @@ def resolve_copies(
     return kept, left_out
 
 
-def _add_flag(rec: dict[str, Any], text: str) -> None:
-    flags = rec.setdefault("_flags", [])
-    if text not in flags:
-        flags.append(text)
-
-
-def flag_shared_predictions(
-    runs: Iterable[dict[str, Any]], root: Path | None = None
-) -> int:
+def flag_shared_predictions(runs: Iterable[BoardRun], root: Path | None = None) -> int:
     """Flag runs of different owners whose predictions are the same; return how many.
 
-    A run's ``_digest`` (see :func:`squad.board.scoring.predictions_digest`) says what
-    it predicts; runs without one are not compared.
+    A run's scoring digest (see :func:`squad.board.scoring.predictions_digest`) says
+    what it predicts; runs without one are not compared.
     """
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for rec in runs:
-        if rec.get("_digest"):
-            groups.setdefault(rec["_digest"], []).append(rec)
+    groups: dict[str, list[BoardRun]] = {}
+    for run in runs:
+        digest = run.scoring.digest if run.scoring is not None else ""
+        if digest:
+            groups.setdefault(digest, []).append(run)
     flagged = 0
     for group in groups.values():
-        if len({r["_owner"] for r in group}) < 2:
+        if len({r.identity.owner for r in group}) < 2:
             continue
-        for rec in group:
-            others = [o for o in group if o["_owner"] != rec["_owner"]]
+        for run in group:
+            others = [o for o in group if o.identity.owner != run.identity.owner]
             shown = "; ".join(
-                f"run {o['run_id']} by {one_line(member_name(o), 60)} in "
-                f"{_where(o, root)}"
+                f"run {o.run_id} by {one_line(o.member, 60)} in {_where(o, root)}"
                 for o in others[:3]
             )
-            _add_flag(rec, f"same predictions as {shown}")
+            run.flag(f"same predictions as {shown}")
             flagged += 1
     return flagged
 
 
 def flag_confusable_names(
-    runs: Iterable[dict[str, Any]], names: Iterable[str] = ()
+    runs: Iterable[BoardRun], names: Iterable[str] = ()
 ) -> list[list[str]]:
     """Flag runs whose owner's name looks like another owner's; return the groups.
 
     Parameters
     ----------
-    runs : iterable of dict
-        Records with the fields of :func:`identify`.
+    runs : iterable of BoardRun
+        Runs with their identity.
     names : iterable of str, optional
         More names to compare (e.g. every name of the signers file).
 
@@ -318,12 +262,12 @@ def flag_confusable_names(
         :func:`squad.board.names.confusable_groups`.
     """
     runs = list(runs)
-    owned = [r["_owner"][1] for r in runs if r["_owner"][0] != "unverified"]
+    owned = [r.identity.owner[1] for r in runs if r.identity.owner[0] != "unverified"]
     groups = confusable_groups([n for n in [*owned, *names] if n])
     alike = {name: group for group in groups for name in group}
-    for rec in runs:
-        kind, name = rec["_owner"]
+    for run in runs:
+        kind, name = run.identity.owner
         if kind != "unverified" and name in alike:
             others = ", ".join(f"'{display_name(n)}'" for n in alike[name] if n != name)
-            _add_flag(rec, f"the name '{display_name(name)}' looks like {others}")
+            run.flag(f"the name '{display_name(name)}' looks like {others}")
     return groups

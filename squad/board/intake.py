@@ -5,15 +5,15 @@ shared git repository). Any of them may be broken or hostile, so :func:`load_run
 each run before anything of it is used:
 
 - ``record.json`` is a regular file inside the tree (no symlink), at most
-  :data:`~squad.board.schema.RECORD_MAX_BYTES`, UTF-8 JSON with finite numbers only
+  :data:`~squad.board.limits.RECORD_MAX_BYTES`, UTF-8 JSON with finite numbers only
   (``NaN``, ``Infinity`` and overflowing literals are refused), and valid against
-  :data:`~squad.board.schema.RECORD_JSON_SCHEMA`;
+  :data:`~squad.records.schema.RECORD_JSON_SCHEMA`;
 - every file the record names (``figures``, ``files``, ``notebook``) and the predictions
   file resolve inside the run's own folder: relative, no ``..``, no drive, no symlink
   that leads out;
 - every figure is a real PNG (magic bytes and header), at most
-  :data:`~squad.board.schema.FIGURE_MAX_BYTES` and
-  :data:`~squad.board.schema.FIGURE_MAX_PIXELS` wide and high;
+  :data:`~squad.board.limits.FIGURE_MAX_BYTES` and
+  :data:`~squad.board.limits.FIGURE_MAX_PIXELS` wide and high;
 - no string in the record holds a lone surrogate (no page or file could hold it), and
   the keys of a metric that is a dict are names (they become columns);
 - every file the board uses is checked against the sha256 the record gives in
@@ -26,7 +26,7 @@ each run before anything of it is used:
   :func:`squad.board.identity.resolve_copies`.
 
 The tree is walked with a stack, not recursion, down to
-:data:`~squad.board.schema.FOLDER_MAX_DEPTH` folders; a deeper folder is left out and
+:data:`~squad.board.limits.FOLDER_MAX_DEPTH` folders; a deeper folder is left out and
 named. A run that fails a check is left out with one warning line naming its folder and
 the problem (:class:`Rejected`), every character of it printable; the others are kept.
 Nothing here raises on bad content.
@@ -46,26 +46,21 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from squad.board.identity import (
-    RunSignature,
-    claimed_member,
-    end_time,
-    identify,
-    resolve_copies,
-)
-from squad.board.safety import find_surrogate, json_depth, one_line
-from squad.board.schema import (
+from squad.board.identity import identify, resolve_copies
+from squad.board.limits import (
     FIGURE_MAX_BYTES,
     FIGURE_MAX_PIXELS,
     FOLDER_MAX_DEPTH,
     PREDICTIONS_MAX_BYTES,
-    RECORD_JSON_SCHEMA,
     RECORD_MAX_BYTES,
     RECORD_MAX_DEPTH,
 )
+from squad.board.run import BoardRun, RunSignature
+from squad.board.safety import find_surrogate, json_depth, one_line
 from squad.board.signing import SIGNATURE_FILE, SignatureError, Signers
 from squad.errors import MissingFileError
-from squad.record import RECORD_FILE
+from squad.records import RECORD_FILE, RunRecord
+from squad.records.schema import RECORD_JSON_SCHEMA
 
 __all__ = [
     "PNG_MAGIC",
@@ -107,10 +102,10 @@ class Rejected:
 
 @dataclass
 class Intake:
-    """The runs kept (records with ``_dir`` and checked paths) and the ones left out."""
+    """The runs kept (checked, with their folder and identity) and the ones left out."""
 
     root: Path
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[BoardRun] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
 
 
@@ -278,7 +273,7 @@ def _schema_problem(data: Any) -> str | None:
     return f"record.json at {one_line(where, 80)}: {one_line(message, 200)}"
 
 
-def read_checked_record(folder: Path) -> dict[str, Any]:
+def read_checked_record(folder: Path) -> RunRecord:
     """Read ``folder/record.json`` within the limits and check it against the schema.
 
     Raises
@@ -286,11 +281,12 @@ def read_checked_record(folder: Path) -> dict[str, Any]:
     RunProblem
         With the one-line reason.
     """
-    return _read_record(folder)[0]
+    data, _ = _read_record(folder)
+    return RunRecord.from_dict(data, source=folder / RECORD_FILE)
 
 
 def _read_record(folder: Path) -> tuple[dict[str, Any], bytes]:
-    """The checked record of ``folder`` and the exact bytes it was read from."""
+    """The schema-checked JSON of ``folder/record.json`` and the exact bytes read."""
     path = folder / RECORD_FILE
     if path.is_symlink():
         raise RunProblem("record.json is a symlink")
@@ -374,13 +370,11 @@ def _signature(
     return RunSignature(key=key, fingerprint=key_fingerprint(public), name=name)
 
 
-def check_run_folder(
-    folder: Path, signers: Signers | None = None
-) -> tuple[dict[str, Any], RunSignature | None]:
-    """Check a run folder; return its record and its verified signature (or None).
+def check_run_folder(folder: Path, signers: Signers | None = None) -> BoardRun:
+    """Check a run folder; return it as a board run.
 
-    The record gets ``_dir`` and ``_figures`` (name → path of the figures that may be
-    shown).
+    The run has its folder, the figures that may be shown (name → path) and its
+    identity (see :func:`squad.board.identity.identify`).
 
     Raises
     ------
@@ -418,7 +412,9 @@ def check_run_folder(
             raise RunProblem(
                 f"{PREDICTIONS_FILE} differs from the sha256 record.json gives it"
             )
-    return {**data, "_dir": folder, "_figures": figures}, signature
+    record = RunRecord.from_dict(data, source=folder / RECORD_FILE)
+    identity = identify(record, signature, with_signers=signers is not None)
+    return BoardRun(record, identity, folder=folder, figures=figures)
 
 
 # --------------------------------------------------------------------------- the tree
@@ -426,7 +422,7 @@ def find_records(root: Path) -> tuple[list[Path], list[Rejected]]:
     """``record.json`` files below ``root``; folders not searched, with why.
 
     A stack, not recursion: any depth is walked in constant stack space, and folders
-    deeper than :data:`~squad.board.schema.FOLDER_MAX_DEPTH` are named, not entered.
+    deeper than :data:`~squad.board.limits.FOLDER_MAX_DEPTH` are named, not entered.
     Symlinked folders are not followed; hidden folders are skipped.
     """
     found: list[Path] = []
@@ -474,11 +470,6 @@ def _relative(path: Path, root: Path) -> Path:
     return path.relative_to(root) if path.is_relative_to(root) else path
 
 
-# Older names, kept for callers of this module.
-_member = claimed_member
-_end = end_time
-
-
 def load_runs(
     root: str | os.PathLike[str],
     *,
@@ -501,9 +492,7 @@ def load_runs(
     Returns
     -------
     Intake
-        Kept runs sorted by end time (each record has ``_dir``, ``_figures`` and the
-        fields of :func:`squad.board.identity.identify`), and the folders left out
-        with their problem.
+        Kept runs sorted by end time, and the folders left out with their problem.
 
     Raises
     ------
@@ -524,18 +513,17 @@ def load_runs(
         try:
             if not folder.resolve().is_relative_to(base):
                 raise RunProblem("the folder leads outside the runs folder (symlink)")
-            rec, signature = check_run_folder(folder, signers)
+            run = check_run_folder(folder, signers)
         except RunProblem as err:
             intake.rejected.append(Rejected(folder, str(err)))
             continue
         except OSError as err:  # e.g. a path too long for the system
             intake.rejected.append(Rejected(folder, f"cannot be read ({err.strerror})"))
             continue
-        rec.update(identify(rec, signature, with_signers=signers is not None))
-        checked.append(rec)
+        checked.append(run)
     kept, left_out = resolve_copies(checked, root)
-    intake.rejected += [Rejected(rec["_dir"], why) for rec, why in left_out]
-    intake.runs = sorted(kept, key=end_time)
+    intake.rejected += [Rejected(run.folder or root, why) for run, why in left_out]
+    intake.runs = sorted(kept, key=lambda run: run.record.end)
     if warn:
         for item in intake.rejected:
             logger.warning("%s", item.line(root))

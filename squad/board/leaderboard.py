@@ -55,15 +55,15 @@ import pandas as pd
 from squad.board.identity import (
     UNKNOWN_MEMBER,
     claimed_member,
-    end_time,
     flag_confusable_names,
     flag_shared_predictions,
     identify,
-    member_name,
 )
+from squad.board.run import BoardRun, Scoring
 from squad.board.safety import one_line, visible
 from squad.board.tasks import Task, shown_parameters, task_of
 from squad.errors import InvalidInputError, NotFoundError
+from squad.records import RunRecord
 from squad.runs.params import canonical_json
 
 __all__ = [
@@ -130,22 +130,25 @@ def lower_is_better(metric: str) -> bool:
     return bool(_LOWER.search(metric.rsplit(".", 1)[-1].lower()))
 
 
-def load_records(
-    path: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
-) -> list[dict[str, Any]]:
+#: Runs given to the board: a folder of run folders, or records already read.
+RunsSource = str | os.PathLike[str] | Iterable[RunRecord | Mapping[str, Any]]
+
+
+def load_records(path: RunsSource) -> list[BoardRun]:
     """Read every run record below ``path`` that passes the checks, one per (run id, member).
 
     Parameters
     ----------
-    path : path-like or iterable of dict
+    path : path-like or iterable of RunRecord or dict
         A folder of run folders (searched recursively, every folder checked by
         :func:`squad.board.intake.load_runs`; one warning per folder left out) or
-        records already read (used as they are).
+        records already read (a dict is checked as
+        :meth:`squad.records.RunRecord.from_dict` does).
 
     Returns
     -------
-    list of dict
-        Records sorted by end time; each has an extra key ``_dir`` (its folder, or None).
+    list of BoardRun
+        Runs sorted by end time (runs given as records have no folder).
 
     Raises
     ------
@@ -162,15 +165,14 @@ def load_records(
         from squad.board.intake import load_runs
 
         return load_runs(path).runs
-    records = [{"_dir": None, **rec} for rec in path]
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for rec in records:
-        if "_owner" not in rec:
-            rec.update(identify(rec, None, with_signers=False))
-        key = (rec["run_id"], claimed_member(rec))
-        if key not in latest or end_time(rec) >= end_time(latest[key]):
-            latest[key] = rec
-    return sorted(latest.values(), key=end_time)
+    latest: dict[tuple[str, str], BoardRun] = {}
+    for given in path:
+        rec = given if isinstance(given, RunRecord) else RunRecord.from_dict(given)
+        run = BoardRun(rec, identify(rec, None, with_signers=False))
+        key = (rec.run_id, claimed_member(rec))
+        if key not in latest or rec.end >= latest[key].record.end:
+            latest[key] = run
+    return sorted(latest.values(), key=lambda run: run.record.end)
 
 
 def is_number(value: Any) -> bool:
@@ -204,26 +206,19 @@ def _resolve_metric(metric: str, columns: Iterable[str]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def varying_parameters(
-    records: list[dict[str, Any]], *, fallback: bool = True
-) -> list[str]:
+def varying_parameters(runs: list[BoardRun], *, fallback: bool = True) -> list[str]:
     """Parameters whose value differs between runs (if none does and ``fallback``, all
     of them but those that are None in every run, such as a language that does not
     apply); at most :data:`MAX_SHOWN_PARAMETERS`, those most runs have first."""
+    params = [run.record.parameters for run in runs]
     count: dict[str, int] = {}
-    for rec in records:
-        for name in rec["parameters"]:
+    for given in params:
+        for name in given:
             count[name] = count.get(name, 0) + 1
     names = list(count)
-    varying = [
-        n
-        for n in names
-        if len({canonical_json(r["parameters"].get(n)) for r in records}) > 1
-    ]
+    varying = [n for n in names if len({canonical_json(p.get(n)) for p in params}) > 1]
     if not varying and fallback:
-        varying = [
-            n for n in names if any(r["parameters"].get(n) is not None for r in records)
-        ]
+        varying = [n for n in names if any(p.get(n) is not None for p in params)]
     if len(varying) > MAX_SHOWN_PARAMETERS:
         order = {n: i for i, n in enumerate(names)}
         chosen = sorted(varying, key=lambda n: (-count[n], order[n]))
@@ -242,23 +237,23 @@ def table_cell(value: Any) -> Any:
 class BoardRuns:
     """The runs of a board, scored, with their task; and the folders left out."""
 
-    runs: list[dict[str, Any]]
+    runs: list[BoardRun]
     rejected: list[Any] = field(default_factory=list)
     root: Path | None = None  # the folder the runs were read from
     signers: Any = None  # the group's signers file, if given
     #: Groups of look-alike names among the runs' owners.
     confusable: list[list[str]] = field(default_factory=list)
 
-    def by_task(self) -> dict[Task, list[dict[str, Any]]]:
+    def by_task(self) -> dict[Task, list[BoardRun]]:
         """Runs grouped by task, tasks in name order."""
-        groups: dict[Task, list[dict[str, Any]]] = {}
-        for rec in self.runs:
-            groups.setdefault(rec["_task"], []).append(rec)
+        groups: dict[Task, list[BoardRun]] = {}
+        for run in self.runs:
+            groups.setdefault(run.task, []).append(run)
         return dict(sorted(groups.items()))
 
 
 def board_runs(
-    path: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
+    path: RunsSource,
     *,
     where: Mapping[str, Any] | None = None,
     cache: Any = None,
@@ -270,7 +265,7 @@ def board_runs(
 
     Parameters
     ----------
-    path : path-like or iterable of dict
+    path : path-like or iterable of RunRecord or dict
         Folder of run folders (checked, see :mod:`squad.board.intake`), or records.
     where : mapping, optional
         Keep only runs with these parameter values.
@@ -289,10 +284,9 @@ def board_runs(
     Returns
     -------
     BoardRuns
-        Ok runs carry the metrics computed from their predictions (``_check``,
-        ``_disagreements``, ``_recorded_metrics``), ``_ranked`` (whether they may
-        rank) and ``_flags``; runs whose predictions cannot be scored are among
-        ``rejected``.
+        Ok runs carry their :class:`~squad.board.run.Scoring` (the metrics computed
+        from their predictions), their task, whether they rank, and their flags; runs
+        whose predictions cannot be scored are among ``rejected``.
     """
     from squad.board.intake import Rejected, load_runs
 
@@ -302,35 +296,31 @@ def board_runs(
         root: Path | None = Path(path)
     else:
         records, rejected, root = load_records(path), [], None
-    # A language that does not apply is None, also in records written before it was.
-    records = [{**rec, "parameters": shown_parameters(rec)} for rec in records]
+    # A language that does not apply is shown as None, whatever the record says.
+    for run in records:
+        run.record = run.record.replace(parameters=shown_parameters(run.record))
     kept = []
-    for rec in _score_records(_select(records, where), cache, jobs):
-        if rec.get("_check") == "invalid":
+    for run in _score_records(_select(records, where), cache, jobs):
+        if run.check == "invalid":
+            reason = run.scoring.reason if run.scoring is not None else ""
             item = Rejected(
-                Path(rec["_dir"]) if rec.get("_dir") is not None else Path("."),
-                "predictions cannot be scored: "
-                + one_line(rec.get("_check_reason") or "", 400),
+                run.folder or Path("."),
+                "predictions cannot be scored: " + one_line(reason, 400),
             )
             rejected.append(item)
             if warn:
                 logger.warning("%s", item.line(root))
             continue
-        scored = rec.get("_check") in ("verified", "disagrees")
-        kept.append(
-            {
-                **rec,
-                "_task": task_of(rec),
-                "_ranked": scored and bool(rec.get("_identified", True)),
-                "_flags": [],
-            }
-        )
+        run.task = task_of(run.record)
+        scored = run.check in ("verified", "disagrees")
+        run.ranked = scored and run.identity.identified
+        kept.append(run)
     flag_shared_predictions(kept, root)
     confusable = flag_confusable_names(kept)
     return BoardRuns(kept, rejected, root, signers, confusable)
 
 
-def standing(rec: Mapping[str, Any]) -> str:
+def standing(run: BoardRun) -> str:
     """How a run stands on the board: its ``check`` label.
 
     ``verified`` / ``DISAGREES`` for ranked runs; for the runs listed apart,
@@ -339,21 +329,26 @@ def standing(rec: Mapping[str, Any]) -> str:
 
     Examples
     --------
-    >>> standing({"_check": "verified", "_ranked": True})
+    >>> from squad.board.run import Identity
+    >>> rec = RunRecord("demo", "a1", {}, {"accuracy": 0.5}, "ok")
+    >>> run = BoardRun(rec, Identity("ons", ("member", "ons")),
+    ...                scoring=Scoring("verified", rec.metrics), ranked=True)
+    >>> standing(run)
     'verified'
-    >>> standing({"_check": "verified", "_ranked": False, "_identified": False})
+    >>> run.identity = Identity("(unsigned)", ("unverified", "ons"), identified=False)
+    >>> standing(run)
     'unsigned'
     """
-    check = rec.get("_check")
+    check = run.check
     if check == "self-reported" or check not in ("verified", "disagrees"):
         return _CHECK_LABELS.get(check, "not scored") if check else "not scored"
-    if rec.get("_identified", True):
+    if run.identity.identified:
         return _CHECK_LABELS[check]
-    return "unknown key" if rec.get("_signature") is not None else "unsigned"
+    return "unknown key" if run.signature is not None else "unsigned"
 
 
 def leaderboard_tables(
-    path: str | os.PathLike[str] | Iterable[Mapping[str, Any]] | BoardRuns,
+    path: RunsSource | BoardRuns,
     metric: str | None = None,
     *,
     include_failed: bool = False,
@@ -365,7 +360,7 @@ def leaderboard_tables(
 
     Parameters
     ----------
-    path : path-like, iterable of dict or BoardRuns
+    path : path-like, iterable of RunRecord or dict, or BoardRuns
         Folder of run folders, records, or runs from :func:`board_runs`.
     metric, include_failed, where
         As :func:`leaderboard_table`.
@@ -415,7 +410,7 @@ def leaderboard_tables(
 
 
 def leaderboard_table(
-    path: str | os.PathLike[str] | Iterable[Mapping[str, Any]] | BoardRuns,
+    path: RunsSource | BoardRuns,
     metric: str | None = None,
     *,
     include_failed: bool = False,
@@ -427,7 +422,7 @@ def leaderboard_table(
 
     Parameters
     ----------
-    path : path-like, iterable of dict or BoardRuns
+    path : path-like, iterable of RunRecord or dict, or BoardRuns
         Folder of run folders, or records.
     metric : str, optional
         Metric to rank by (default ``accuracy``). Names ending in ``error``, ``loss``
@@ -447,8 +442,9 @@ def leaderboard_table(
         Columns ``rank``, the metric, those of :data:`SHOWN_METRICS` present, the
         parameters that vary between runs, ``member``, ``date``, ``run_id``,
         ``check`` (see the module docstring) and ``status`` with ``include_failed``.
-        Metrics of runs with predictions are recomputed from them. The record of each
-        row is in ``df.attrs["records"]``; flagged runs (``DISAGREES``) are in
+        Metrics of runs with predictions are recomputed from them. The run of each
+        row (a :class:`~squad.board.run.BoardRun`) is in ``df.attrs["records"]``;
+        flagged runs (``DISAGREES``) are in
         ``df.attrs["flagged"]`` (see :func:`describe_flag`); the task in
         ``df.attrs["task"]``.
 
@@ -463,9 +459,11 @@ def leaderboard_table(
     Examples
     --------
     >>> runs = [
-    ...     {"run_id": "a1", "status": "ok", "parameters": {"model": "lookup"},
+    ...     {"experiment": "demo", "run_id": "a1", "status": "ok",
+    ...      "parameters": {"model": "lookup"},
     ...      "metrics": {"accuracy": 0.61}, "provenance": {"member": "statcan"}},
-    ...     {"run_id": "b2", "status": "ok", "parameters": {"model": "tfidf"},
+    ...     {"experiment": "demo", "run_id": "b2", "status": "ok",
+    ...      "parameters": {"model": "tfidf"},
     ...      "metrics": {"accuracy": 0.74}, "provenance": {"member": "istat"}},
     ... ]
     >>> leaderboard_table(runs)[["rank", "accuracy", "model", "member", "check"]]
@@ -494,19 +492,16 @@ def leaderboard_table(
 
 
 def _rank(
-    records: list[dict[str, Any]],
+    records: list[BoardRun],
     metric: str | None,
     include_failed: bool,
     task: Task,
 ) -> pd.DataFrame:
     """The table of one task's runs: ranked ones, then those listed apart."""
-    ok = [r for r in records if r.get("status") == "ok"]
-    ranked = [r for r in ok if r.get("_ranked")]
-    apart = sorted(
-        (r for r in ok if not r.get("_ranked")),
-        key=lambda r: (member_name(r), r["run_id"]),
-    )
-    flats = [flat_metrics(r.get("metrics") or {}) for r in ok]
+    ok = [r for r in records if r.record.status == "ok"]
+    ranked = [r for r in ok if r.ranked]
+    apart = sorted((r for r in ok if not r.ranked), key=lambda r: (r.member, r.run_id))
+    flats = [flat_metrics(r.metrics) for r in ok]
     columns = sorted({c for flat in flats for c in flat})
     chosen = metric or DEFAULT_METRIC
     column = _resolve_metric(chosen, columns)
@@ -532,7 +527,7 @@ def _rank(
     for rank, rec in enumerate([*order, *apart], start=1):
         flat = flat_of[id(rec)]
         row: dict[str, Any] = {
-            "rank": rank if rec.get("_ranked") else None,
+            "rank": rank if rec.ranked else None,
             column: flat.get(column, math.nan),
         }
         for extra in extras:
@@ -541,7 +536,7 @@ def _rank(
         kept.append(rec)
     if include_failed:
         for rec in records:
-            if rec.get("status") != "ok":
+            if rec.record.status != "ok":
                 rows.append(_row({"rank": None, column: math.nan}, rec, params, True))
                 kept.append(rec)
     table = pd.DataFrame(rows)
@@ -554,7 +549,7 @@ def _rank(
     table.attrs["records"] = _Shared(kept)
     table.attrs["task"] = task
     table.attrs["flagged"] = _Shared(
-        r for r in kept if r.get("_check") == "disagrees" or r.get("_flags")
+        r for r in kept if r.check == "disagrees" or r.flags
     )
     return table
 
@@ -585,70 +580,70 @@ class _Shared(list):
 
 
 def _score_records(
-    records: list[dict[str, Any]], cache: Any = None, jobs: int | None = None
-) -> list[dict[str, Any]]:
-    """Replace each ok run's metrics by those computed from its predictions.
+    runs: list[BoardRun], cache: Any = None, jobs: int | None = None
+) -> list[BoardRun]:
+    """Score each ok run from its predictions (its :class:`~squad.board.run.Scoring`).
 
     Recorded metrics that scoring does not compute (timings, ``log_loss``) are kept
-    as reported; their names are in ``_reported``.
+    as reported; their names are in the scoring's ``reported``.
     """
     from squad.board.cache import MemoryScoreCache
     from squad.board.prescore import MIN_RUNS, prescore
     from squad.board.scoring import score_run
 
-    if len(records) >= MIN_RUNS and jobs != 1:  # worth scoring on workers first
+    if len(runs) >= MIN_RUNS and jobs != 1:  # worth scoring on workers first
         if cache is None:
             cache = MemoryScoreCache()  # the workers' results, for this build only
-        prescore(records, cache, jobs=jobs)
-    scored = []
-    for rec in records:
-        if rec.get("status") != "ok":
-            scored.append(rec)
+        prescore(runs, cache, jobs=jobs)
+    for run in runs:
+        if run.record.status != "ok":
             continue
-        result = score_run(rec, cache=cache)
-        recorded = rec.get("metrics") or {}
+        result = score_run(run.record, folder=run.folder, cache=cache)
+        recorded = run.record.metrics
         metrics = result.metrics
         reported: list[str] = []
         if result.status in ("verified", "disagrees"):
             reported = [n for n in recorded if not _SCORED.match(n)]
             metrics = {**{n: recorded[n] for n in reported}, **result.metrics}
-        scored.append(
-            {
-                **rec,
-                "metrics": metrics,
-                "_recorded_metrics": recorded,
-                "_reported": reported,
-                "_check": result.status,
-                "_disagreements": result.disagreements,
-                "_check_reason": result.reason,
-                "_digest": result.digest,
-            }
+        run.scoring = Scoring(
+            check=result.status,
+            metrics=metrics,
+            reported=reported,
+            disagreements=result.disagreements,
+            reason=result.reason,
+            digest=result.digest,
         )
-    return scored
+    return runs
 
 
-def describe_flag(rec: Mapping[str, Any]) -> str:
+def describe_flag(run: BoardRun) -> str:
     """One printable line saying why a run is flagged.
 
     Recorded metrics that disagree with its predictions, predictions that cannot be
-    scored, and the run's ``_flags`` (same predictions as another owner's run, a
-    look-alike name).
+    scored, and the run's flags (same predictions as another owner's run, a look-alike
+    name).
 
     Examples
     --------
-    >>> describe_flag({"run_id": "a1", "_check": "disagrees",
-    ...                "_disagreements": {"accuracy": (0.9, 0.85)}})
+    >>> from squad.board.run import Identity
+    >>> rec = RunRecord("demo", "a1", {}, {"accuracy": 0.9}, "ok")
+    >>> run = BoardRun(rec, Identity("", ("member", "")), scoring=Scoring(
+    ...     "disagrees", {"accuracy": 0.85}, disagreements={"accuracy": (0.9, 0.85)}))
+    >>> describe_flag(run)
     'run a1: recorded accuracy=0.9 but its predictions give 0.85'
-    >>> describe_flag({"run_id": "a1", "provenance": {"member": "x\\nRun folder"},
-    ...                "_flags": ["same predictions as run b2"]})
+    >>> rec = RunRecord("demo", "a1", {}, {}, "ok",
+    ...                 provenance={"member": "x\\nRun folder"})
+    >>> run = BoardRun(rec, identify(rec, None, with_signers=False),
+    ...                flags=["same predictions as run b2"])
+    >>> describe_flag(run)
     'run a1 (x\\\\nRun folder): same predictions as run b2'
     """
-    member = member_name(rec) if "_identity" in rec or claimed_member(rec) else ""
-    who = f"run {rec['run_id']}" + (f" ({member})" if member else "")
+    who = f"run {run.run_id}" + (f" ({run.member})" if run.member else "")
     parts = []
-    if rec.get("_check") == "invalid":
-        parts.append(f"predictions cannot be scored: {rec.get('_check_reason')}")
-    items = list((rec.get("_disagreements") or {}).items())
+    scoring = run.scoring
+    if scoring is not None and scoring.check == "invalid":
+        parts.append(f"predictions cannot be scored: {scoring.reason}")
+    items = list((scoring.disagreements if scoring is not None else {}).items())
     if items:
         name, (old, new) = items[0]
         text = f"recorded {name}={old} but its predictions give {new}"
@@ -656,18 +651,16 @@ def describe_flag(rec: Mapping[str, Any]) -> str:
             more = ", ".join(n for n, _ in items[1:4])
             text += f" (and {len(items) - 1} more: {more})"
         parts.append(text)
-    parts += list(rec.get("_flags") or ())
+    parts += run.flags
     if not parts:
-        parts.append(str(rec.get("_check", "not checked")))
+        parts.append(run.check or "not checked")
     return one_line(f"{who}: {'; '.join(parts)}", 1000)
 
 
-def _select(
-    records: list[dict[str, Any]], where: Mapping[str, Any] | None
-) -> list[dict[str, Any]]:
+def _select(records: list[BoardRun], where: Mapping[str, Any] | None) -> list[BoardRun]:
     if not where:
         return records
-    known = {name for rec in records for name in rec["parameters"]}
+    known = {name for rec in records for name in rec.record.parameters}
     for name in where:
         if records and name not in known:
             msg = (
@@ -678,7 +671,7 @@ def _select(
     return [
         rec
         for rec in records
-        if all(rec["parameters"].get(k, _MISSING) == v for k, v in where.items())
+        if all(rec.record.parameters.get(k, _MISSING) == v for k, v in where.items())
     ]
 
 
@@ -692,20 +685,20 @@ def _sort_key(value: float | None, ascending: bool) -> tuple[int, float]:
 
 
 def _row(
-    row: dict[str, Any], rec: Mapping[str, Any], params: list[str], status: bool
+    row: dict[str, Any], run: BoardRun, params: list[str], status: bool
 ) -> dict[str, Any]:
     for name in params:
-        row[name] = table_cell(rec["parameters"].get(name))
-    row["member"] = member_name(rec) or UNKNOWN_MEMBER
-    end = end_time(rec)
+        row[name] = table_cell(run.record.parameters.get(name))
+    row["member"] = run.member or UNKNOWN_MEMBER
+    end = run.record.end
     row["date"] = end[:16].replace("T", " ") if end else ""
-    row["run_id"] = rec["run_id"]
-    if "_check" in rec:
-        row[CHECK_COLUMN] = standing(rec)
-    if rec.get("_flags"):
-        row[FLAGS_COLUMN] = "; ".join(rec["_flags"])
+    row["run_id"] = run.run_id
+    if run.scoring is not None:
+        row[CHECK_COLUMN] = standing(run)
+    if run.flags:
+        row[FLAGS_COLUMN] = "; ".join(run.flags)
     if status:
-        row["status"] = rec.get("status")
+        row["status"] = run.record.status
     return row
 
 

@@ -23,11 +23,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from squad.board.identity import end_time, member_name
 from squad.board.leaderboard import flat_metrics, load_records, table_cell
+from squad.board.run import BoardRun
 from squad.board.safety import one_line
 from squad.errors import ServiceError
-from squad.record import RECORD_FILE
+from squad.records import RECORD_FILE, RunRecord
 
 __all__ = ["export_to_mlflow", "mlflow_key"]
 
@@ -72,7 +72,7 @@ def mlflow_key(name: Any, used: set[str] | None = None) -> str:
     return key[:_KEY_LIMIT]
 
 
-def _artifact(folder: Path, rel: Any, rec: Mapping[str, Any]) -> Path | None:
+def _artifact(folder: Path, rel: Any, run: BoardRun) -> Path | None:
     """A file of the run to log, if it is inside the folder and what the record says."""
     from squad._atomic import file_sha256
     from squad.board.intake import RunProblem, resolve_inside
@@ -83,16 +83,15 @@ def _artifact(folder: Path, rel: Any, rec: Mapping[str, Any]) -> Path | None:
         return None
     if not path.is_file() or path.stat().st_size > ARTIFACT_MAX_BYTES:
         return None
-    files = rec.get("files") or {}
-    entry = files.get(rel) if isinstance(files, Mapping) else None
+    entry = run.record.files.get(rel)
     wanted = entry.get("sha256") if isinstance(entry, Mapping) else None
     if wanted is None:
-        return None if rec.get("_signature") is not None else path
+        return None if run.signature is not None else path
     if file_sha256(path) != wanted:
         logger.warning(
             "Not logging %s of run %s: it differs from the sha256 its record gives",
             one_line(rel, 80),
-            rec["run_id"],
+            run.run_id,
         )
         return None
     return path
@@ -150,68 +149,68 @@ def export_to_mlflow(
     )
     logged = 0
     experiments: dict[str, str] = {}
-    for rec in records:
-        name = rec["experiment"]
+    for board_run in records:
+        rec = board_run.record
+        name = rec.experiment
         if name not in experiments:
             found = client.get_experiment_by_name(name)
             experiments[name] = (
                 found.experiment_id if found else client.create_experiment(name)
             )
         exp_id = experiments[name]
-        owner = "\0".join(rec.get("_owner") or ("member", member_name(rec)))
-        key = hashlib.sha256(f"{rec['run_id']}\0{owner}".encode()).hexdigest()
+        owner = "\0".join(board_run.identity.owner)
+        key = hashlib.sha256(f"{rec.run_id}\0{owner}".encode()).hexdigest()
         query = f"tags.`squad.key` = '{key}'"
         if client.search_runs([exp_id], filter_string=query, max_results=1):
             continue
-        signature = rec.get("_signature")
+        signature = board_run.signature
         tags = {
             "squad.key": key,
-            "squad.run_id": rec["run_id"],
-            "squad.member": member_name(rec)[:500],
-            "squad.status": rec["status"],
+            "squad.run_id": rec.run_id,
+            "squad.member": board_run.member[:500],
+            "squad.status": rec.status,
             "squad.signed_by": signature.fingerprint if signature else "",
-            "mlflow.runName": rec["run_id"],
+            "mlflow.runName": rec.run_id,
         }
-        run = client.create_run(exp_id, tags=tags, run_name=rec["run_id"])
+        run = client.create_run(exp_id, tags=tags, run_name=rec.run_id)
         run_uuid = run.info.run_id
         stamp = _millis(rec)
         used: set[str] = set()
         params = [
             Param(mlflow_key(k, used), str(table_cell(v))[:6000])
-            for k, v in rec["parameters"].items()
+            for k, v in rec.parameters.items()
         ]
         used = set()
         metrics = [
             Metric(mlflow_key(k, used), v, stamp, 0)
-            for k, v in flat_metrics(rec.get("metrics") or {}).items()
+            for k, v in flat_metrics(board_run.metrics).items()
             if math.isfinite(v)
         ]
-        extra = [RunTag("squad.notebook_sha256", str(rec.get("notebook_sha256")))]
+        extra = [RunTag("squad.notebook_sha256", str(rec.notebook_sha256))]
         client.log_batch(run_uuid, params=params[:_BATCH_PARAMS], tags=extra)
         for start in range(_BATCH_PARAMS, len(params), _BATCH_PARAMS):
             client.log_batch(run_uuid, params=params[start : start + _BATCH_PARAMS])
         for start in range(0, len(metrics), _BATCH_METRICS):
             client.log_batch(run_uuid, metrics=metrics[start : start + _BATCH_METRICS])
-        folder = rec.get("_dir")
+        folder = board_run.folder
         if folder is not None:
-            folder = Path(folder)
-            if rec.get("notebook"):
-                notebook = _artifact(folder, rec["notebook"], rec)
+            if rec.notebook:
+                notebook = _artifact(folder, rec.notebook, board_run)
                 if notebook is not None:
                     client.log_artifact(run_uuid, str(notebook))
             client.log_artifact(run_uuid, str(folder / RECORD_FILE))
-            for rel in (rec.get("_figures") or {}).values():
-                figure = _artifact(folder, rel, rec)
+            for rel in board_run.figures.values():
+                figure = _artifact(folder, rel, board_run)
                 if figure is not None:
                     client.log_artifact(run_uuid, str(figure), "figures")
-        status = "FINISHED" if rec["status"] == "ok" else "FAILED"
+        status = "FINISHED" if rec.status == "ok" else "FAILED"
         client.set_terminated(run_uuid, status=status)
         logged += 1
     return logged
 
 
-def _millis(rec: Mapping[str, Any]) -> int:
-    end = end_time(rec)
+def _millis(rec: RunRecord) -> int:
+    end = rec.end
     try:
         return int(dt.datetime.fromisoformat(end).timestamp() * 1000)
     except (ValueError, OverflowError, OSError):

@@ -21,7 +21,6 @@ from typing import Any
 import pandas as pd
 
 from squad.board.figures import automation_png, hierarchy_png, parameters_png, run_label
-from squad.board.identity import claimed_member, member_name
 from squad.board.intake import RunProblem, read_png
 from squad.board.leaderboard import (
     CHECK_COLUMN,
@@ -32,7 +31,9 @@ from squad.board.leaderboard import (
     table_cell,
     varying_parameters,
 )
+from squad.board.run import BoardRun
 from squad.board.safety import one_line
+from squad.records import RunRecord
 
 __all__ = ["data_uri", "render", "run_slug", "run_view", "task_view"]
 
@@ -67,20 +68,20 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def run_slug(rec: Mapping[str, Any]) -> str:
+def run_slug(run: BoardRun) -> str:
     """File name (without ``.html``) of a run's page: run id, member, and a hash of both.
 
     Two owners' runs with the same id get different pages.
     """
-    kind, owner = rec.get("_owner") or ("member", claimed_member(rec))
-    text = re.sub(r"[^a-z0-9]+", "-", member_name(rec).lower()).strip("-")[:30]
+    kind, owner = run.identity.owner
+    text = re.sub(r"[^a-z0-9]+", "-", run.member.lower()).strip("-")[:30]
     key = (
-        f"{rec['run_id']}\0{owner}"
+        f"{run.run_id}\0{owner}"
         if kind == "member"
-        else f"{rec['run_id']}\0{kind}\0{owner}"
+        else f"{run.run_id}\0{kind}\0{owner}"
     )
     digest = hashlib.sha256(key.encode("utf-8", "backslashreplace")).hexdigest()[:8]
-    return f"{rec['run_id']}-{text or 'unknown'}-{digest}"
+    return f"{run.run_id}-{text or 'unknown'}-{digest}"
 
 
 def _number(value: Any) -> str:
@@ -122,8 +123,8 @@ def task_view(
     """
     metric = table.attrs["metric"]
     records = table.attrs["records"]
-    ok = [r for r in records if r.get("status") == "ok"]
-    ranked = [r for r in ok if r.get("_ranked")]
+    ok = [r for r in records if r.record.status == "ok"]
+    ranked = [r for r in ok if r.ranked]
     params = varying_parameters(ok or records, fallback=False)
     names = [c for c in table.columns]
     numeric = {metric, "rank", *[c for c in names if c not in params]} - {
@@ -152,7 +153,7 @@ def task_view(
         rows.append(cells)
     best = ranked[:top]
     drawn = [
-        (b, r["run_id"], member_name(r), r["parameters"], r["metrics"])
+        (b, r.run_id, r.member, r.record.parameters, r.metrics)
         for r in best
         for b in [run_label(r, params)]
     ]
@@ -190,7 +191,7 @@ def task_view(
         if shown:
             title = f"Figures of the best run ({run_label(ranked[0], params)})"
             figures.append({"title": title, "images": shown})
-    reported = sorted({n for r in ok for n in r.get("_reported") or ()})
+    reported = sorted({n for r in ok if r.scoring for n in r.scoring.reported})
     return {
         "task": table.attrs["task"].label,
         "metric": metric + (" (lower is better)" if lower_is_better(metric) else ""),
@@ -239,14 +240,14 @@ def _section(title: str, src: str, alt: str) -> dict[str, Any]:
     return {"title": title, "images": [{"src": src, "alt": alt, "caption": ""}]}
 
 
-def run_images(rec: Mapping[str, Any], image: ImageSink) -> list[dict[str, str]]:
+def run_images(run: BoardRun, image: ImageSink) -> list[dict[str, str]]:
     """The run's own figures (checked again as they are read), as image entries."""
-    folder = rec.get("_dir")
+    folder = run.folder
     if folder is None:
         return []
     shown = []
-    files = rec.get("files") or {}
-    for name, rel in (rec.get("_figures") or {}).items():
+    files = run.record.files
+    for name, rel in run.figures.items():
         entry = files.get(rel) if isinstance(files, Mapping) else None
         wanted = entry.get("sha256") if isinstance(entry, Mapping) else None
         try:
@@ -268,17 +269,16 @@ def _flatten(value: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, st
     return [(prefix, _text(value))]
 
 
-def fact_sheet(rec: Mapping[str, Any]) -> list[tuple[str, str]]:
+def fact_sheet(rec: RunRecord) -> list[tuple[str, str]]:
     """A run's method description: what it recorded, the rest from the run itself.
 
     Fields: model, features, training data, fit time, hardware, description (the
     record's ``fact_sheet``, e.g. from ``squad submit --description``, wins).
     """
-    params = rec.get("parameters") or {}
-    provenance = rec.get("provenance") or {}
-    data = provenance.get("dataset") if isinstance(provenance, Mapping) else None
-    data = data if isinstance(data, Mapping) else {}
-    metrics = rec.get("_recorded_metrics") or rec.get("metrics") or {}
+    params = rec.parameters
+    provenance = rec.provenance
+    data = rec.dataset
+    metrics = rec.metrics
     derived: dict[str, str] = {}
     if params.get("model"):
         settings = params.get("settings")
@@ -308,7 +308,7 @@ def fact_sheet(rec: Mapping[str, Any]) -> list[tuple[str, str]]:
             for k, v in zip(("platform", "Python"), hardware, strict=True)
             if v
         )
-    given = rec.get("fact_sheet") or {}
+    given = rec.fact_sheet
     if isinstance(params.get("description"), str) and params["description"].strip():
         derived["description"] = params["description"]
     merged = {**derived, **{str(k).replace("_", " "): str(v) for k, v in given.items()}}
@@ -328,44 +328,42 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def run_view(rec: Mapping[str, Any], *, image: ImageSink) -> dict[str, Any]:
+def run_view(run: BoardRun, *, image: ImageSink) -> dict[str, Any]:
     """The context of a run's page (without ``title``/``nav``)."""
-    reported = set(rec.get("_reported") or ())
-    check = rec.get("_check", "self-reported")
+    reported = set(run.scoring.reported if run.scoring is not None else ())
+    check = run.check or "self-reported"
     metrics = []
-    for name, value in sorted((rec.get("metrics") or {}).items()):
+    for name, value in sorted(run.metrics.items()):
         if isinstance(value, list | dict):
             continue
         how = "as reported" if name in reported or check == "self-reported" else check
         metrics.append((name, _number(value) if value is not None else "-", how))
     return {
-        "facts": fact_sheet(rec),
+        "facts": fact_sheet(run.record),
         "metrics": metrics,
-        "parameters": [
-            (str(k), _text(v)) for k, v in (rec.get("parameters") or {}).items()
-        ],
-        "provenance": _provenance(rec),
-        "figures": run_images(rec, image),
+        "parameters": [(str(k), _text(v)) for k, v in run.record.parameters.items()],
+        "provenance": _provenance(run),
+        "figures": run_images(run, image),
     }
 
 
-def _provenance(rec: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _provenance(run: BoardRun) -> list[tuple[str, str]]:
     """The provenance rows of a run's page, its signature first.
 
     With a signers file the member a record names is not shown: the run's owner is
     the name of the key that signed it.
     """
-    signature = rec.get("_signature")
+    signature = run.signature
     rows = []
     if signature is not None:
         name = (
             f" = {signature.name}" if signature.name else " (not in the signers file)"
         )
         rows.append(("signed by key", f"{signature.fingerprint}{name}"))
-    elif rec.get("_dir") is not None:
+    elif run.folder is not None:
         rows.append(("signed by key", "not signed"))
-    owner_kind = (rec.get("_owner") or ("member", ""))[0]
-    for name, value in _flatten(rec.get("provenance") or {}):
+    owner_kind = run.identity.owner[0]
+    for name, value in _flatten(run.record.provenance):
         if name == "member" and owner_kind != "member":
             continue
         rows.append((name, value))

@@ -5,11 +5,11 @@ string repeated two million times is dictionary-encoded into a few hundred bytes
 expands to 8 GB when read as plain strings. :func:`read_predictions_file` therefore:
 
 1. reads the file's bytes once (at most
-   :data:`~squad.board.schema.PREDICTIONS_MAX_BYTES`) and checks them against the
+   :data:`~squad.board.limits.PREDICTIONS_MAX_BYTES`) and checks them against the
    sha256 the run's record gives, so what is scored is what the record (and its
    signature) claims;
 2. measures it from its metadata: at most
-   :data:`~squad.board.schema.PREDICTIONS_MAX_ROWS` rows, :data:`MAX_COLUMNS` columns
+   :data:`~squad.board.limits.PREDICTIONS_MAX_ROWS` rows, :data:`MAX_COLUMNS` columns
    and :data:`MAX_ROW_GROUPS` row groups, plain column types only (integers, floats,
    booleans, strings), and an uncompressed size of at most :data:`MEMORY_CEILING`;
 3. reads the columns with strings kept dictionary-encoded, adds up the size every
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from squad.board.schema import PREDICTIONS_MAX_BYTES, PREDICTIONS_MAX_ROWS
+from squad.board.limits import PREDICTIONS_MAX_BYTES, PREDICTIONS_MAX_ROWS
 from squad.errors import FileProblemError, InvalidInputError
 
 __all__ = [

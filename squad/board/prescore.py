@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import BrokenExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from squad.board.run import BoardRun
 
 __all__ = ["MIN_RUNS", "prescore", "score_items"]
 
@@ -64,15 +67,13 @@ def score_items(items: list[tuple[str, str, dict, str]]) -> list[tuple[str, dict
     return out
 
 
-def prescore(
-    records: Iterable[Mapping[str, Any]], cache: Any, *, jobs: int | None = None
-) -> int:
+def prescore(runs: Iterable[BoardRun], cache: Any, *, jobs: int | None = None) -> int:
     """Score on worker processes the runs whose score ``cache`` lacks; return how many.
 
     Parameters
     ----------
-    records : iterable of dict
-        Checked run records (with ``_dir``).
+    runs : iterable of BoardRun
+        Checked runs (those with a folder holding predictions are scored).
     cache : squad.board.cache.ScoreCache
         Where the scores go (a :class:`~squad.board.cache.MemoryScoreCache` for a
         build without a disk cache).
@@ -87,7 +88,11 @@ def prescore(
     from squad.board.scoring import pending_score
 
     jobs = jobs or os.cpu_count() or 1
-    todo = [item for rec in records if (item := pending_score(rec, cache))]
+    todo = [
+        item
+        for run in runs
+        if (item := pending_score(run.record, run.folder, cache)) is not None
+    ]
     if jobs < 2 or len(todo) < MIN_RUNS:
         return 0
     from squad.workers import open_executor

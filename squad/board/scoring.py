@@ -36,6 +36,7 @@ import pandas as pd
 
 from squad.board.safety import one_line
 from squad.errors import FileProblemError, InvalidInputError, NotFoundError
+from squad.records import RunRecord, read_record
 
 __all__ = [
     "SCORED_DATASETS",
@@ -597,25 +598,26 @@ class ScoredRun:
     digest: str = ""
 
 
-def _predictions_path(rec: Mapping[str, Any]) -> Path | None:
-    folder = rec.get("_dir")
+def _predictions_path(folder: Path | None) -> Path | None:
     if folder is None:
         return None
     path = Path(folder) / PREDICTIONS_FILE
     return path if path.is_file() else None
 
 
-def predictions_sha256(rec: Mapping[str, Any]) -> str | None:
+def predictions_sha256(rec: RunRecord) -> str | None:
     """The sha256 a record gives its predictions file (in ``files``), or None.
 
     Examples
     --------
-    >>> predictions_sha256({"files": {"predictions.parquet": {"sha256": "ab"}}})
+    >>> rec = RunRecord("demo", "a1", {}, {}, "ok",
+    ...                 files={"predictions.parquet": {"sha256": "ab"}})
+    >>> predictions_sha256(rec)
     'ab'
-    >>> predictions_sha256({"files": {}}) is None
+    >>> predictions_sha256(rec.replace(files={})) is None
     True
     """
-    files = rec.get("files")
+    files = rec.files
     entry = files.get(PREDICTIONS_FILE) if isinstance(files, Mapping) else None
     value = entry.get("sha256") if isinstance(entry, Mapping) else None
     return value if isinstance(value, str) else None
@@ -654,10 +656,11 @@ def score_file(
 
 
 def pending_score(
-    run: Mapping[str, Any], cache: Any
+    record: RunRecord, folder: Path | None, cache: Any
 ) -> tuple[str, str, dict, str] | None:
-    """What a worker needs to score ``run`` into ``cache``, or None if there is nothing
-    to score (no predictions, no listed sha256 or dataset, or already cached).
+    """What a worker needs to score the run in ``folder`` into ``cache``, or None if
+    there is nothing to score (no predictions, no listed sha256 or dataset, or already
+    cached).
 
     Returns
     -------
@@ -665,12 +668,12 @@ def pending_score(
         ``(cache key, predictions path, dataset, sha256)``, as
         :func:`squad.board.prescore.score_items` takes them.
     """
-    path = _predictions_path(run)
-    expected = predictions_sha256(run)
-    dataset = (run.get("provenance") or {}).get("dataset") or {}
-    if path is None or expected is None or run.get("status") != "ok":
+    path = _predictions_path(folder)
+    expected = predictions_sha256(record)
+    dataset = record.dataset
+    if path is None or expected is None or record.status != "ok":
         return None
-    if not isinstance(dataset, Mapping) or dataset.get("name") not in SCORED_DATASETS:
+    if dataset.get("name") not in SCORED_DATASETS:
         return None
     key = cache.key(
         path,
@@ -685,8 +688,9 @@ def pending_score(
 
 
 def score_run(
-    run: str | os.PathLike[str] | Mapping[str, Any],
+    run: str | os.PathLike[str] | RunRecord,
     *,
+    folder: str | os.PathLike[str] | None = None,
     data_home: Any = None,
     cache: Any = None,
 ) -> ScoredRun:
@@ -694,9 +698,10 @@ def score_run(
 
     Parameters
     ----------
-    run : path-like or dict
-        A run folder, or a record read by :func:`squad.board.leaderboard.load_records`
-        (its ``_dir`` names the folder).
+    run : path-like or RunRecord
+        A run folder, or a run's record (its folder given as ``folder``).
+    folder : path-like, optional
+        The folder of a record given as ``run`` (None: it has no predictions here).
     data_home : path-like, default=None
         See :func:`squad.get_data_home`.
     cache : squad.board.cache.ScoreCache, default=None
@@ -708,18 +713,17 @@ def score_run(
 
     Examples
     --------
-    >>> score_run({"run_id": "a", "metrics": {"accuracy": 0.5}, "_dir": None}).status
+    >>> score_run(RunRecord("demo", "a", {}, {"accuracy": 0.5}, "ok")).status
     'self-reported'
     """
-    if not isinstance(run, Mapping):
-        from squad.record import read_record
-
-        run = {**read_record(run), "_dir": Path(run)}
-    recorded = dict(run.get("metrics") or {})
-    path = _predictions_path(run)
+    if not isinstance(run, RunRecord):
+        folder = Path(run)
+        run = read_record(folder)
+    recorded = dict(run.metrics)
+    path = _predictions_path(Path(folder) if folder is not None else None)
     if path is None:
         return ScoredRun("self-reported", recorded)
-    dataset = (run.get("provenance") or {}).get("dataset") or {}
+    dataset = run.dataset
     expected = predictions_sha256(run)
     key = None
     try:
@@ -729,7 +733,7 @@ def score_run(
                 "sha256, so it cannot be checked"
             )
             raise InvalidInputError(msg)
-        if not isinstance(dataset, Mapping) or not dataset.get("name"):
+        if not dataset.get("name"):
             msg = "its record names no dataset (provenance.dataset.name)"
             raise InvalidInputError(msg)
         if cache is not None:
@@ -774,7 +778,7 @@ def score_run(
         ):
             cache.put(key, {"reason": str(reason)})
         logger.info(
-            "Cannot score run %s: %s", one_line(run.get("run_id"), 80), one_line(reason)
+            "Cannot score run %s: %s", one_line(run.run_id, 80), one_line(reason)
         )
         return ScoredRun("invalid", {}, reason=str(reason))
     differ = compare_metrics(recorded, scored, bounds=bounds)

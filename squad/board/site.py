@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from squad._atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
-from squad.board.identity import member_name
 from squad.board.leaderboard import (
     BoardRuns,
     board_runs,
@@ -41,6 +40,7 @@ from squad.board.leaderboard import (
     leaderboard_tables,
 )
 from squad.board.pages import render, run_slug, run_view, task_view
+from squad.board.run import BoardRun
 from squad.board.safety import one_line
 from squad.board.tasks import Task
 
@@ -195,7 +195,7 @@ def build_site(
     rows = []
     for task, table in tables.items():
         records = table.attrs["records"]
-        members = sorted({member_name(r) for r in records})
+        members = sorted({r.member for r in records})
         view = task_view(
             table,
             image=images,
@@ -253,25 +253,25 @@ def build_site(
 
 
 def _write_run_page(
-    out: Path, rec: dict[str, Any], task: Task, images: _Images, pages: set[str]
+    out: Path, run: BoardRun, task: Task, images: _Images, pages: set[str]
 ) -> None:
-    slug = run_slug(rec)
+    slug = run_slug(run)
     pages.add(f"{slug}.html")
-    member = member_name(rec)
+    member = run.member
     _write_page(
         out / "runs" / f"{slug}.html",
         render(
             "run.html",
-            title=f"Run {rec['run_id']} by {member}",
+            title=f"Run {run.run_id} by {member}",
             nav=[
                 {"href": "../index.html", "text": "All tasks"},
                 {"href": f"../tasks/{task.slug}.html", "text": f"Task {task.label}"},
             ],
             subtitle=(
-                f"status {rec.get('status')}; check "
-                f"{rec.get('_check', 'not scored')}; experiment {rec['experiment']}"
+                f"status {run.record.status}; check "
+                f"{run.check or 'not scored'}; experiment {run.record.experiment}"
             ),
-            **run_view(rec, image=images),
+            **run_view(run, image=images),
         ),
     )
 
@@ -283,8 +283,8 @@ def _index_row(task: Task, table: Any, members: list[str]) -> dict[str, Any]:
     if len(ranked):
         best = table.attrs["records"][0]  # ranked rows come first
         params = table.attrs["parameters"]
-        model = best["parameters"].get("model") if "model" in params else None
-        leader = member_name(best)
+        model = best.record.parameters.get("model") if "model" in params else None
+        leader = best.member
         if model is not None:
             leader += f" ({one_line(str(model), 80)})"
         leader_href = f"runs/{run_slug(best)}.html"
@@ -333,17 +333,17 @@ def check_board(
 
     runs = board_runs(path, cache=cache, warn=False, signers=signers)
     problems = [item.line(runs.root) for item in runs.rejected]
-    for rec in runs.runs:
-        folder = Path(rec["_dir"])
+    for run in runs.runs:
+        folder = run.folder or Path(path)
         if folder.is_relative_to(Path(path)):
             folder = folder.relative_to(Path(path))
-        if rec.get("_check") == "disagrees":
+        if run.check == "disagrees":
             problems.append(
-                f"Run folder {one_line(str(folder))} disagrees: {describe_flag(rec)}"
+                f"Run folder {one_line(str(folder))} disagrees: {describe_flag(run)}"
             )
-        elif rec.get("_flags"):
+        elif run.flags:
             problems.append(
-                f"Run folder {one_line(str(folder))} is flagged: {describe_flag(rec)}"
+                f"Run folder {one_line(str(folder))} is flagged: {describe_flag(run)}"
             )
     if signers is not None:
         for group in confusable_groups(signers.names.values()):

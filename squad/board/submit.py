@@ -205,7 +205,7 @@ def submit_predictions(
         If the file cannot be read or the folder written.
     """
     from squad.board.scoring import check_predictions, score_checked_table
-    from squad.record import write_record
+    from squad.records import RunRecord, write_record
 
     path = Path(path)
     for name, value in (("member", member), ("model name", model_name)):
@@ -249,13 +249,11 @@ def submit_predictions(
     )
     run_id = "s" + hashlib.sha256(identity.encode()).hexdigest()[:11]
     now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-    record = {
-        "schema": 1,
-        "experiment": experiment,
-        "run_id": run_id,
-        "notebook": None,
-        "notebook_sha256": None,
-        "parameters": {
+    files: dict[str, dict[str, Any]] = {}
+    record = RunRecord(
+        experiment=experiment,
+        run_id=run_id,
+        parameters={
             "dataset": dataset,
             "protocol": checked.attrs["protocol"],
             "language": lang,
@@ -263,20 +261,18 @@ def submit_predictions(
             "description": description,
             "source": "submitted",
         },
-        "metrics": metrics,
-        "fact_sheet": fact_sheet,
-        "figures": {},
-        "files": {},
-        "status": "ok",
-        "error": None,
-        "timings": {"queued": now, "start": now, "end": now},
-        "provenance": {
+        metrics=metrics,
+        fact_sheet=fact_sheet,
+        files=files,
+        status="ok",
+        timings={"queued": now, "start": now, "end": now},
+        provenance={
             "dataset": provenance_dataset,
             "member": member,
             "submitted_file": {"name": path.name, "sha256": source_sha},
             "squad_version": __version__,
         },
-    }
+    )
     final = Path(out) / experiment / run_id
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.tmp-", dir=final.parent))
@@ -287,7 +283,7 @@ def submit_predictions(
         }
         for name, write in written.items():
             write(tmp / name)
-            record["files"][name] = {
+            files[name] = {
                 "bytes": (tmp / name).stat().st_size,
                 "sha256": file_sha256(tmp / name),
             }

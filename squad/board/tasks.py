@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from squad.records import RunRecord
+
 __all__ = ["Task", "shown_parameters", "task_of"]
 
 
@@ -91,17 +93,13 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _parts(record: Mapping[str, Any]) -> tuple[str, Mapping, Mapping]:
+def _parts(record: RunRecord) -> tuple[str, Mapping, Mapping]:
     """The dataset a record names ("" if none), its data provenance and parameters."""
-    provenance = record.get("provenance")
-    data = provenance.get("dataset") if isinstance(provenance, Mapping) else None
-    data = data if isinstance(data, Mapping) else {}
-    params = record.get("parameters")
-    params = params if isinstance(params, Mapping) else {}
+    data, params = record.dataset, record.parameters
     return _text(data.get("name")) or _text(params.get("dataset")), data, params
 
 
-def shown_parameters(record: Mapping[str, Any]) -> dict[str, Any]:
+def shown_parameters(record: RunRecord) -> dict[str, Any]:
     """Return a record's parameters as the board shows them.
 
     ``language`` is None where it does not apply (a coding dataset without languages),
@@ -110,9 +108,11 @@ def shown_parameters(record: Mapping[str, Any]) -> dict[str, Any]:
 
     Examples
     --------
-    >>> shown_parameters({"parameters": {"dataset": "soc2010", "language": "pl"}})
+    >>> def rec(**params):
+    ...     return RunRecord("coding", "a1", params, {}, "ok")
+    >>> shown_parameters(rec(dataset="soc2010", language="pl"))
     {'dataset': 'soc2010', 'language': None}
-    >>> shown_parameters({"parameters": {"dataset": "ecoicop", "language": "en"}})
+    >>> shown_parameters(rec(dataset="ecoicop", language="en"))
     {'dataset': 'ecoicop', 'language': 'en'}
     """
     dataset, _, params = _parts(record)
@@ -122,19 +122,19 @@ def shown_parameters(record: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def task_of(record: Mapping[str, Any]) -> Task:
+def task_of(record: RunRecord) -> Task:
     """Return the task of a (validated) run record.
 
     Examples
     --------
-    >>> task_of({"experiment": "coding", "parameters": {"dataset": "soc2010"}}).label
+    >>> task_of(RunRecord("coding", "a1", {"dataset": "soc2010"}, {}, "ok")).label
     'soc2010 · stratified'
-    >>> task_of({"experiment": "ok", "parameters": {"x": 1}}).key
+    >>> task_of(RunRecord("ok", "a1", {"x": 1}, {}, "ok")).key
     'ok'
     """
     dataset, data, params = _parts(record)
     if not dataset:
-        return Task(str(record.get("experiment") or "runs"))
+        return Task(str(record.experiment or "runs"))
     protocol = (
         _text(data.get("protocol"))
         or _text(params.get("protocol"))

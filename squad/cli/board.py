@@ -158,7 +158,7 @@ def submit(
     The run is signed with your key (`squad keys new`), if you have one.
     """
     from squad.board.submit import submit_predictions
-    from squad.record import read_record
+    from squad.records import read_record
 
     signing_key = choose_signing_key(key, sign)
     fact_sheet = {}
@@ -182,7 +182,7 @@ def submit(
         out=out,
         key=signing_key,
     )
-    metrics = read_record(folder)["metrics"]
+    metrics = read_record(folder).metrics
     click.echo(
         f"Scored {metrics['n']:,} test records of {dataset}: accuracy "
         f"{metrics['accuracy']:.4f}. Wrote {folder}"
@@ -284,7 +284,7 @@ def board_check(
     for line in problems:
         click.echo(one_line(line, 4000), err=True)
     tasks = len(runs.by_task())
-    apart = sum(1 for rec in runs.runs if not rec.get("_ranked"))
+    apart = sum(1 for run in runs.runs if not run.ranked)
     note = f" ({apart} listed apart, not ranked)" if apart else ""
     if problems:
         click.echo(

@@ -24,7 +24,7 @@ from squad.kernels.prestart import (
     kill_kernel,
     process_prestarter,
 )
-from squad.record import RUN_DIR_ENV
+from squad.records import RUN_DIR_ENV
 
 __all__ = ["SweepKernel", "kill_kernel", "start_sweep_kernel", "worker_pool"]
 

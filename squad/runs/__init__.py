@@ -6,6 +6,6 @@
 - ``executor``: one run in a worker, on a local process pool or Dask
   (``open_sweep_executor``, ``execute_run``); the pool itself is :mod:`squad.workers`.
 
-The run record itself (``record``, ``read_record``, ``write_record``) is
-:mod:`squad.record`, shared with notebooks and the board.
+The run record itself (``RunRecord``, ``read_record``, ``write_record``, the notebook's ``record``) is
+:mod:`squad.records`, shared with notebooks and the board.
 """

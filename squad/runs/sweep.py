@@ -4,7 +4,7 @@
 anything starts (see :mod:`squad.runs.params` for the parameters cell and the grid file),
 gives each run a stable id, skips runs that already have an ``ok`` record, executes the
 rest on an executor (see :mod:`squad.runs.executor`) and writes each finished run to
-``<out>/<experiment>/<run_id>/`` (see :mod:`squad.record` for its contents).
+``<out>/<experiment>/<run_id>/`` (see :class:`squad.records.RunRecord` for its contents).
 
 A run id is the first 12 hex digits of the SHA-256 of the notebook's cells (outputs
 stripped), the canonical JSON of its full parameters, the dataset checksum and, for a
@@ -44,9 +44,9 @@ from typing import Any
 
 from squad._atomic import atomic_write_bytes, replace_folder
 from squad.errors import InvalidInputError
-from squad.record import (
+from squad.records import (
     RECORD_FILE,
-    RECORD_SCHEMA,
+    RunRecord,
     read_metrics_log,
     read_record,
     write_record,
@@ -432,7 +432,7 @@ class SweepResult:
     ok: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[str, RunRecord] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -447,17 +447,17 @@ class SweepResult:
         ]
         for run_id in self.failed:
             rec = self.records[run_id]
-            err = rec.get("error") or {}
+            err = rec.error or {}
             cell = err.get("cell_index")
             where = f" (cell {cell})" if cell is not None else ""
             lines.append(
-                f"  {run_id} {rec['status']}: {err.get('ename', '')}: "
-                f"{err.get('evalue', '')}{where} {canonical_json(rec['parameters'])}"
+                f"  {run_id} {rec.status}: {err.get('ename', '')}: "
+                f"{err.get('evalue', '')}{where} {canonical_json(rec.parameters)}"
             )
         return "\n".join(lines)
 
 
-def _existing_ok(run_dir: Path) -> dict[str, Any] | None:
+def _existing_ok(run_dir: Path) -> RunRecord | None:
     if not (run_dir / RECORD_FILE).is_file():
         return None
     try:
@@ -465,7 +465,7 @@ def _existing_ok(run_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError) as err:
         logger.warning("Ignoring unreadable record in %s: %s", run_dir, err)
         return None
-    return rec if rec["status"] == "ok" else None
+    return rec if rec.status == "ok" else None
 
 
 def _clear_leftovers(folder: Path) -> None:
@@ -486,7 +486,7 @@ def _write_run(
     outcome: RunOutcome,
     provenance: dict[str, Any],
     sign: Callable[[Path], Any] | None = None,
-) -> dict[str, Any]:
+) -> RunRecord:
     """Write one run folder: files first, ``record.json`` last, then its signature
     (``sign(folder)``, if given), then rename into place."""
     tmp = folder / f".{run.run_id}.tmp-{uuid.uuid4().hex[:8]}"
@@ -518,21 +518,20 @@ def _write_run(
         code = run.code_provenance()
         if code is not None:
             prov["code"] = code
-        run_record = {
-            "schema": RECORD_SCHEMA,
-            "experiment": plan.experiment,
-            "run_id": run.run_id,
-            "notebook": notebook_name if outcome.notebook_json is not None else None,
-            "notebook_sha256": plan.notebook_sha256,
-            "parameters": run.parameters,
-            "metrics": metrics,
-            "figures": figures,
-            "files": files,
-            "status": outcome.status,
-            "error": outcome.error,
-            "timings": outcome.timings,
-            "provenance": prov,
-        }
+        run_record = RunRecord(
+            experiment=plan.experiment,
+            run_id=run.run_id,
+            notebook=notebook_name if outcome.notebook_json is not None else None,
+            notebook_sha256=plan.notebook_sha256,
+            parameters=run.parameters,
+            metrics=metrics,
+            figures=figures,
+            files=files,
+            status=outcome.status,
+            error=outcome.error,
+            timings=outcome.timings,
+            provenance=prov,
+        )
         write_record(tmp, run_record)
         if sign is not None:
             sign(tmp)

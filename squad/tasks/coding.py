@@ -309,7 +309,7 @@ def save_predictions(predictions: pd.DataFrame, run_dir: Any = None) -> list[Any
     from pathlib import Path
 
     from squad._atomic import atomic_path
-    from squad.record import current_run_dir
+    from squad.records import current_run_dir
 
     folder = Path(run_dir) if run_dir is not None else current_run_dir()
     if folder is None:

@@ -247,7 +247,7 @@ def shipped_code(model: str) -> dict[str, Any] | None:
     squad.errors.FileProblemError
         If the shipped copy does not match the sha256 planned with it.
     """
-    from squad.record import current_run_dir
+    from squad.records import current_run_dir
 
     folder = current_run_dir()
     manifest = folder / MANIFEST_FILE if folder is not None else None

@@ -1,4 +1,4 @@
-"""Record metrics and figures from inside a notebook, and the run-record schema.
+"""Record metrics and figures from inside a notebook.
 
 Inside a notebook, ``squad.record(name, value)`` keeps a result of the run:
 
@@ -20,20 +20,8 @@ The run folder ``runs/<experiment>/<run_id>/`` holds:
 - ``figures/<name>.png``;
 - any other file the notebook writes into ``SQUAD_RUN_DIR`` (for example
   ``predictions.parquet``); all are listed in the record's ``files``;
-- ``record.json``, written last and atomically, with these keys:
-
-  ``schema`` (``RECORD_SCHEMA``), ``experiment``, ``run_id``, ``notebook`` (file name
-  in the folder), ``notebook_sha256`` (of the notebook's cells without outputs),
-  ``parameters`` (every declared parameter, defaults filled in), ``metrics`` (name →
-  JSON value; the last value wins), ``figures`` (name → relative path), ``files``
-  (relative path → ``{"bytes", "sha256"}``), ``status`` (one of ``STATUSES``),
-  ``error`` (None, or ``{"ename", "evalue", "cell_index", "execution_count",
-  "source"}``), ``timings`` (ISO 8601 UTC ``queued``/``start``/``end`` and
-  ``*_seconds`` durations) and ``provenance`` (``git``, ``dataset``, ``python``,
-  ``packages``, ``host``, ``platform``, ``cpu_count``, ``member``, ``squad_version``;
-  and ``code`` for a member's own model: parameter -> ``{"kind", "spec", "factory",
-  "sha256"}`` for a file, ``{"kind", "spec", "target", "package", "version"}`` for an
-  installed entry point).
+- ``record.json``, written last and atomically: a
+  :class:`~squad.records.run_record.RunRecord`, whose docstring lists its keys.
 
 A value recorded under the name ``dataset`` (a dict such as ``{"name": "soc2010",
 "sha256": ..., "protocol": "stratified"}``) describes the data the notebook used: the
@@ -55,35 +43,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from squad._atomic import atomic_write_bytes, atomic_write_json
-from squad.errors import InvalidInputError, MissingFileError
+from squad._atomic import atomic_write_bytes
+from squad.errors import InvalidInputError
+from squad.records.schema import FIGURES_DIR, METRICS_FILE, NAME_PATTERN, RUN_DIR_ENV
 
 __all__ = [
-    "FIGURES_DIR",
-    "METRICS_FILE",
-    "RECORD_FILE",
-    "RECORD_SCHEMA",
-    "RUN_DIR_ENV",
-    "STATUSES",
     "current_run_dir",
     "read_metrics_log",
-    "read_record",
     "record",
     "to_json_value",
-    "write_record",
 ]
 
 logger = logging.getLogger("squad")
 
-RUN_DIR_ENV = "SQUAD_RUN_DIR"
-METRICS_FILE = "metrics.jsonl"
-RECORD_FILE = "record.json"
-FIGURES_DIR = "figures"
-RECORD_SCHEMA = 1
-STATUSES = ("ok", "error", "timeout", "kernel_died")
-
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}")
-_REQUIRED_KEYS = ("experiment", "run_id", "parameters", "metrics", "status")
+_NAME = re.compile(NAME_PATTERN)
 
 
 def current_run_dir() -> Path | None:
@@ -337,105 +310,3 @@ def read_metrics_log(run_dir: str | os.PathLike[str]) -> tuple[dict, dict]:
                 "Skipping line %s of %s: unknown kind %r", number, path, kind
             )
     return metrics, figures
-
-
-def write_record(run_dir: str | os.PathLike[str], run_record: Mapping) -> Path:
-    """Write ``record.json`` into ``run_dir`` atomically and return its path.
-
-    Parameters
-    ----------
-    run_dir : path-like
-        The run folder (created if missing).
-    run_record : mapping
-        The record; must hold at least ``experiment``, ``run_id``, ``parameters``,
-        ``metrics`` and ``status``.
-
-    Returns
-    -------
-    pathlib.Path
-
-    Raises
-    ------
-    ValueError
-        If a required key is missing or the status is unknown.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> rec = {"experiment": "demo", "run_id": "abc", "parameters": {},
-    ...        "metrics": {"accuracy": 1.0}, "status": "ok"}
-    >>> read_record(write_record(tempfile.mkdtemp(), rec))["metrics"]
-    {'accuracy': 1.0}
-    """
-    _check_record(run_record, Path(run_dir) / RECORD_FILE)
-    return atomic_write_json(Path(run_dir) / RECORD_FILE, dict(run_record))
-
-
-def _check_record(data: Any, path: Path) -> None:
-    if not isinstance(data, Mapping):
-        msg = (
-            f"Run record {path} is not a JSON object; delete the run folder and rerun."
-        )
-        raise InvalidInputError(msg)
-    missing = [key for key in _REQUIRED_KEYS if key not in data]
-    if missing:
-        msg = (
-            f"Run record {path} lacks {', '.join(missing)}; delete the run folder "
-            "and rerun."
-        )
-        raise InvalidInputError(msg)
-    for key, kind in (("parameters", Mapping), ("metrics", Mapping)):
-        if not isinstance(data[key], kind):
-            msg = (
-                f"Run record {path} has {key} of type {type(data[key]).__name__}; "
-                "expected a JSON object. Delete the run folder and rerun."
-            )
-            raise InvalidInputError(msg)
-    if data["status"] not in STATUSES:
-        msg = (
-            f"Run record {path} has status {data['status']!r}; expected one of "
-            f"{', '.join(STATUSES)}."
-        )
-        raise InvalidInputError(msg)
-
-
-def read_record(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check a run record.
-
-    Parameters
-    ----------
-    path : path-like
-        A ``record.json`` file or the run folder holding it.
-
-    Returns
-    -------
-    dict
-
-    Raises
-    ------
-    OSError
-        If the file cannot be read.
-    ValueError
-        If it is not valid JSON or lacks required keys.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> read_record(tempfile.mkdtemp())  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    squad.errors.MissingFileError: ...
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / RECORD_FILE
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError as err:
-        msg = f"No run record at {path}: run the notebook with `squad run` first."
-        raise MissingFileError(msg) from err
-    except ValueError as err:
-        msg = f"Run record {path} is not valid JSON ({err}); delete it and rerun."
-        raise InvalidInputError(msg) from err
-    _check_record(data, path)
-    return data

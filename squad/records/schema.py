@@ -1,49 +1,54 @@
-"""What a run folder may hold: the JSON Schema of ``record.json`` and the size limits.
+"""What a run record is: its file names, statuses and the JSON Schema it is checked against.
 
-Run folders reach the board from other members' machines (a shared folder, a shared git
-repository): everything in them is untrusted input. :mod:`squad.board.intake` reads a
-folder only within the limits below and checks its ``record.json`` against
-:data:`RECORD_JSON_SCHEMA` with ``jsonschema`` before the board uses any of it.
+A run's ``record.json`` is written by ``squad run`` and ``squad submit`` on a member's
+machine and read by the board on everybody else's: the board checks every record
+against :data:`RECORD_JSON_SCHEMA` (with ``jsonschema``) before it uses any of it.
 
 The schema pins types, lengths and counts, the form of names and ids (a run id or a
-dataset name ends up in a file name of the site), and the ranges of the metrics the board
-ranks by (accuracies, rates and F1 in [0, 1], counts and seconds not negative). Numbers
-must be finite: the reader refuses ``NaN`` and ``Infinity`` before the schema sees them.
+dataset name ends up in a file name of the board's site), and the ranges of the metrics
+the board ranks by (accuracies, rates and F1 in [0, 1], counts and seconds not
+negative). Numbers must be finite: readers refuse ``NaN`` and ``Infinity`` before the
+schema sees them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from squad.record import STATUSES
-
 __all__ = [
-    "FIGURE_MAX_BYTES",
-    "FIGURE_MAX_PIXELS",
-    "FOLDER_MAX_DEPTH",
-    "PREDICTIONS_MAX_BYTES",
-    "PREDICTIONS_MAX_ROWS",
+    "FIGURES_DIR",
+    "METRICS_FILE",
+    "NAME_PATTERN",
+    "RECORD_FILE",
     "RECORD_JSON_SCHEMA",
-    "RECORD_MAX_BYTES",
-    "RECORD_MAX_DEPTH",
+    "RECORD_SCHEMA",
+    "REQUIRED_KEYS",
+    "RUN_DIR_ENV",
+    "RUN_ID_PATTERN",
+    "STATUSES",
 ]
 
-#: Largest ``record.json`` read (the kit's own are about 20 kB).
-RECORD_MAX_BYTES = 1_000_000
-#: Deepest nesting of lists and dicts in a record (the kit's own nest 4 deep).
-RECORD_MAX_DEPTH = 32
-#: Largest figure embedded or copied into a page (the kit's own are under 100 kB).
-FIGURE_MAX_BYTES = 2_000_000
-#: Largest width or height of a figure, in pixels (a small PNG can claim a huge size).
-FIGURE_MAX_PIXELS = 8_000
-#: Largest predictions file scored, and its largest number of rows.
-PREDICTIONS_MAX_BYTES = 64_000_000
-PREDICTIONS_MAX_ROWS = 2_000_000
-#: Deepest run folder searched, in folders below the board's root.
-FOLDER_MAX_DEPTH = 16
+#: The environment variable that tells a notebook's kernel its run folder.
+RUN_DIR_ENV = "SQUAD_RUN_DIR"
+#: One JSON line per ``squad.record`` call, merged into the record when the run ends.
+METRICS_FILE = "metrics.jsonl"
+#: The run record, written last and atomically.
+RECORD_FILE = "record.json"
+#: Figures recorded by the notebook, as PNG files.
+FIGURES_DIR = "figures"
+#: Version of the record's layout (its ``schema`` key).
+RECORD_SCHEMA = 1
+#: How a run ended.
+STATUSES = ("ok", "error", "timeout", "kernel_died")
+#: Keys every record has.
+REQUIRED_KEYS = ("experiment", "run_id", "parameters", "metrics", "status")
+#: A recorded name (metric, figure, experiment): it becomes part of file names.
+NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}"
+#: A run id: it names the run's folder.
+RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
 
-_NAME = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
-_RUN_ID = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_NAME = f"^{NAME_PATTERN}$"
+_RUN_ID = f"^{RUN_ID_PATTERN}$"
 _SHA256 = "^[0-9a-f]{64}$"
 _TEXT = "^[^\\x00-\\x08\\x0b-\\x1f\\x7f]*$"  # no control characters but tab, newline
 _SHORT = {"type": "string", "maxLength": 200, "pattern": _TEXT}
@@ -67,9 +72,9 @@ RECORD_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "squad run record",
     "type": "object",
-    "required": ["experiment", "run_id", "parameters", "metrics", "status"],
+    "required": list(REQUIRED_KEYS),
     "properties": {
-        "schema": {"type": "integer", "minimum": 1, "maximum": 1},
+        "schema": {"type": "integer", "minimum": 1, "maximum": RECORD_SCHEMA},
         "experiment": {"type": "string", "pattern": _NAME},
         "run_id": {"type": "string", "pattern": _RUN_ID},
         "notebook": {"type": ["string", "null"], "maxLength": 255},
