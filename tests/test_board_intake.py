@@ -29,8 +29,9 @@ from board_runs import (
 )
 from click.testing import CliRunner
 
+from squad.board.collect import board_runs
 from squad.board.intake import PNG_MAGIC, load_runs, read_png, resolve_inside
-from squad.board.leaderboard import board_runs, leaderboard_table
+from squad.board.leaderboard import leaderboard_table
 from squad.board.limits import FIGURE_MAX_BYTES
 from squad.cli import main
 

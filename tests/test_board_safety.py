@@ -17,8 +17,8 @@ import pytest
 from squad.board import parquet_limits
 from squad.board.names import confusable_groups, display_name, normalize_name
 from squad.board.parquet_limits import read_predictions_file
+from squad.board.predictions import check_predictions
 from squad.board.safety import find_surrogate, json_depth, one_line, visible
-from squad.board.scoring import check_predictions
 from squad.errors import FileProblemError, InvalidInputError
 
 

@@ -16,8 +16,9 @@ import pytest
 from board_runs import file_entry, scored_run, write_honest_runs
 from click.testing import CliRunner
 
+from squad.board.collect import board_runs
 from squad.board.intake import load_runs
-from squad.board.leaderboard import board_runs, leaderboard_table
+from squad.board.leaderboard import leaderboard_table
 from squad.board.signing import (
     SIGNATURE_FILE,
     SignatureError,

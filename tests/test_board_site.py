@@ -19,8 +19,9 @@ from board_runs import (
 from click.testing import CliRunner
 
 from squad.board.cache import ScoreCache
+from squad.board.collect import board_runs
 from squad.board.intake import PNG_MAGIC
-from squad.board.leaderboard import board_runs, leaderboard_table, leaderboard_tables
+from squad.board.leaderboard import leaderboard_table, leaderboard_tables
 from squad.board.site import build_site, check_board
 from squad.board.tasks import Task, task_of
 from squad.cli import main

@@ -27,12 +27,8 @@ from squad.runs.params import (
     read_grid,
     resolve_parameters,
 )
-from squad.runs.sweep import (
-    make_run_id,
-    notebook_sha256,
-    plan_sweep,
-    run_sweep,
-)
+from squad.runs.plan import make_run_id, notebook_sha256, plan_sweep
+from squad.runs.sweep import run_sweep
 
 DATA = Path(__file__).parent / "data" / "notebooks"
 CODING = Path(__file__).resolve().parents[1] / "notebooks" / "coding.ipynb"

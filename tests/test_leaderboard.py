@@ -14,13 +14,9 @@ from board_runs import scored_run
 from click.testing import CliRunner
 from matplotlib.figure import Figure
 
+from squad.board.collect import load_records
 from squad.board.html import write_html
-from squad.board.leaderboard import (
-    format_table,
-    leaderboard_table,
-    load_records,
-    lower_is_better,
-)
+from squad.board.leaderboard import format_table, leaderboard_table, lower_is_better
 from squad.board.mlflow_export import export_to_mlflow
 from squad.board.site import build_site
 from squad.cli import main

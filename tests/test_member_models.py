@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from squad.cli import main
 from squad.records import read_record
-from squad.runs.sweep import plan_sweep, run_sweep
+from squad.runs.plan import plan_sweep
+from squad.runs.sweep import run_sweep
 from squad.tasks.member_models import MANIFEST_FILE, model_manifest
 from squad.tasks.registry import (
     check_model,

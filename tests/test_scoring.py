@@ -13,12 +13,8 @@ from click.testing import CliRunner
 
 from squad.board.html import write_html
 from squad.board.leaderboard import leaderboard_table
-from squad.board.scoring import (
-    SCORED_DATASETS,
-    compare_metrics,
-    score_predictions,
-    score_run,
-)
+from squad.board.predictions import SCORED_DATASETS
+from squad.board.scoring import compare_metrics, score_predictions, score_run
 from squad.cli import main
 from squad.records import read_record, write_record
 from squad.tasks import coding
@@ -259,7 +255,7 @@ def test_scores_from_worker_processes_equal_scores_made_in_process(
     from board_runs import scored_run
 
     from squad.board import prescore
-    from squad.board.leaderboard import board_runs
+    from squad.board.collect import board_runs
 
     for i, acc in enumerate([0.5, 0.7, 0.6]):
         scored_run(tmp_path / str(i), f"aa000000000{i}", "ons", acc, seed=i)

@@ -19,12 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from squad._atomic import atomic_write_text
-from squad.board.leaderboard import (
-    BoardRuns,
-    board_runs,
-    leaderboard_tables,
-    table_cell,
-)
+from squad.board.collect import BoardRuns, board_runs
+from squad.board.leaderboard import leaderboard_tables, table_cell
 from squad.board.pages import data_uri, render, task_view
 
 __all__ = ["write_html"]
@@ -44,7 +40,7 @@ def write_html(
     Parameters
     ----------
     path : path-like or BoardRuns
-        Folder of run folders (or runs from :func:`squad.board.leaderboard.board_runs`).
+        Folder of run folders (or runs from :func:`squad.board.collect.board_runs`).
     html_path : path-like
         The page to write (atomically).
     metric : str, optional

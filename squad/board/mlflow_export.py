@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from squad.board.leaderboard import flat_metrics, load_records, table_cell
+from squad.board.collect import load_records
+from squad.board.leaderboard import flat_metrics, table_cell
 from squad.board.run import BoardRun
 from squad.board.safety import one_line
 from squad.errors import ServiceError

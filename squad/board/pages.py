@@ -20,12 +20,12 @@ from typing import Any
 
 import pandas as pd
 
+from squad.board.collect import describe_flag
 from squad.board.figures import automation_png, hierarchy_png, parameters_png, run_label
 from squad.board.intake import RunProblem, read_png
 from squad.board.leaderboard import (
     CHECK_COLUMN,
     FLAGS_COLUMN,
-    describe_flag,
     is_number,
     lower_is_better,
     table_cell,

@@ -33,12 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from squad._atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
-from squad.board.leaderboard import (
-    BoardRuns,
-    board_runs,
-    describe_flag,
-    leaderboard_tables,
-)
+from squad.board.collect import BoardRuns, board_runs, describe_flag
+from squad.board.leaderboard import leaderboard_tables
 from squad.board.pages import render, run_slug, run_view, task_view
 from squad.board.run import BoardRun
 from squad.board.safety import one_line

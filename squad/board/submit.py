@@ -57,7 +57,7 @@ def read_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a predictions file (``.csv``, ``.txt`` or ``.parquet``) as written by any tool.
 
     Every CSV value is read as text, so codes keep their form; numbers with a decimal
-    comma are left for :func:`squad.board.scoring.check_predictions` to read. A first column
+    comma are left for :func:`squad.board.predictions.check_predictions` to read. A first column
     without a name (R's and pandas' row names) is dropped.
 
     Parameters
@@ -200,11 +200,12 @@ def submit_predictions(
     ------
     ValueError
         If the file is not valid (one line naming the problems, see
-        :func:`squad.board.scoring.check_predictions`) or a name is empty.
+        :func:`squad.board.predictions.check_predictions`) or a name is empty.
     OSError
         If the file cannot be read or the folder written.
     """
-    from squad.board.scoring import check_predictions, score_checked_table
+    from squad.board.predictions import check_predictions
+    from squad.board.scoring import score_checked_table
     from squad.records import RunRecord, write_record
 
     path = Path(path)

@@ -76,7 +76,7 @@ def _default_protocol(dataset: str) -> str:
 
 
 def _has_languages(dataset: str) -> bool:
-    from squad.board.scoring import SCORED_DATASETS
+    from squad.board.predictions import SCORED_DATASETS
 
     return "languages" in SCORED_DATASETS.get(dataset, {})
 
@@ -84,7 +84,7 @@ def _has_languages(dataset: str) -> bool:
 def _language_applies(dataset: str) -> bool:
     """False for a coding dataset without languages; other datasets' notebooks may give
     ``language`` a meaning of their own."""
-    from squad.board.scoring import SCORED_DATASETS
+    from squad.board.predictions import SCORED_DATASETS
 
     return dataset not in SCORED_DATASETS or _has_languages(dataset)
 

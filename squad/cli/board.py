@@ -65,10 +65,9 @@ def leaderboard(
     that fail a check are left out with one warning line each.
     """
     from squad.board.cache import ScoreCache
+    from squad.board.collect import board_runs, describe_flag
     from squad.board.html import write_html
     from squad.board.leaderboard import (
-        board_runs,
-        describe_flag,
         format_table,
         leaderboard_tables,
         parse_where,

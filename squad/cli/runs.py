@@ -77,7 +77,8 @@ def run(
     Each new run is signed with your key (`squad keys new`), if you have one.
     """
     from squad.runs.params import canonical_json
-    from squad.runs.sweep import plan_sweep, run_sweep
+    from squad.runs.plan import plan_sweep
+    from squad.runs.sweep import run_sweep
 
     if dry_run:
         plan = plan_sweep(

@@ -27,7 +27,7 @@ runs of a sweep::
 the products of ``grid`` followed by ``runs``; with neither there is one run of
 ``base``. Parameters given on the command line (``-p NAME VALUE``) are then fixed for
 every run (a name given several times sweeps over its values; see
-:func:`squad.runs.sweep.plan_sweep`), and identical runs are kept once.
+:func:`squad.runs.plan.plan_sweep`), and identical runs are kept once.
 """
 
 from __future__ import annotations
