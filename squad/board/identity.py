@@ -5,7 +5,7 @@ that file gives the key that signed it; the member a record names is never shown
 that is unsigned, or signed by a key the file does not list, is *unverified*: it is
 listed apart and never ranked. Without a signers file the board shows the member the
 record names, NFKC-normalised with invisible characters escaped
-(:func:`squad.board.names.display_name`), as it always did.
+(:func:`squad.board.names.display_name`).
 
 **Copies.** Members merge runs by copying folders, so one run may be there twice. Runs
 with the same run id are grouped by owner (the signer's name, or without a signers file

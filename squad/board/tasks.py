@@ -12,8 +12,9 @@ with several (ECOICOP; default ``pl``). A run that names no dataset forms a task
 other runs of its experiment.
 
 On a coding dataset without languages (``soc2010``) a ``language`` parameter does not
-apply: ``squad run`` records it as None, and :func:`shown_parameters` shows older records,
-which carry the notebook's default ``pl``, the same way.
+apply: ``squad run`` records it as None, and :func:`shown_parameters` shows a record that
+carries a language there (the notebook's default ``pl``, which the dataset ignores) the
+same way, so that such runs share one task and one table column.
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ def shown_parameters(record: RunRecord) -> dict[str, Any]:
     """Return a record's parameters as the board shows them.
 
     ``language`` is None where it does not apply (a coding dataset without languages),
-    as ``squad run`` records it; older records of such runs say ``pl``, the notebook's
-    default, which the dataset ignores.
+    as ``squad run`` records it, whatever the record says (a record made by hand or by
+    another tool may carry the notebook's default ``pl``, which the dataset ignores).
 
     Examples
     --------
