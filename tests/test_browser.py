@@ -6,7 +6,8 @@ Playwright. Three people use it:
 
 * a trainee answers a question of ``02-occupation-coding``, runs the notebook and
   presses Validate, once with a right and once with a wrong answer; with the model
-  answers of ``03`` and ``04``, the notebook draws its figures, with their alt text;
+  answers of ``03``, ``04``, ``06`` and ``07``, the notebook draws its figures, with
+  their alt text;
 * an instructor reviews an autograded class in Formgrader and grades the written answer
   by hand; the grade is in nbgrader's gradebook afterwards;
 * a squad member opens an executed experiment run and the leaderboard page, and sees
@@ -71,10 +72,19 @@ RIGHT_ANSWER = (
 #: The edit that makes it wrong, typed before the last closing parenthesis.
 WRONG_EDIT = ".head(100)"
 WRONG_ANSWER_MESSAGE = re.compile(r"X_words has 100 rows, but train has \d+ entries")
-#: Notebooks whose lesson is a figure, run with the model answers (their full sample).
+#: Notebooks whose lesson is a figure, run with the model answers (their full sample),
+#: and how the alt text of one of their figures begins.
 FIGURES = {
     "03-evaluating-a-coder": "evaluating-a-coder.ipynb",
     "04-imputation": "imputation.ipynb",
+    "06-quality-and-drift": "quality-and-drift.ipynb",
+    "07-synthetic-data": "synthetic-data.ipynb",
+}
+FIGURE_ALT = {
+    "03-evaluating-a-coder": "Automation curve",
+    "04-imputation": "Dot plot",
+    "06-quality-and-drift": "Reliability diagram",
+    "07-synthetic-data": "Dot plot",
 }
 STUDENTS = {"trainee-full": "full", "trainee-untouched": "untouched"}
 MANUAL_SCORE = 2
@@ -432,7 +442,7 @@ def test_trainee_sees_the_figures_with_alt_text(tab, kit, assignment):
         check_images(images, assignment)
         alts = images.evaluate_all("els => els.map(e => e.alt)")
         assert all(len(alt) > 80 and alt != "Image" for alt in alts), alts
-        assert any(alt.startswith(("Automation curve", "Dot plot")) for alt in alts)
+        assert any(alt.startswith(FIGURE_ALT[assignment]) for alt in alts), alts
         tab.menu("Kernel", "Shut Down Kernel")
         tab.close_tab()
         # Run All changed the notebook: leave the trainee's file as it was.
