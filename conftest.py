@@ -37,7 +37,7 @@ import pytest
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 
 #: Test data (notebooks nbval must not run as tests) and `make run`'s output.
-collect_ignore = ["tests/data", "runs"]
+collect_ignore = ["tests/fixtures", "runs"]
 #: JupyterHub's spawners (systemdspawner, pwd) import on Linux only, like the hub.
 if not sys.platform.startswith("linux"):
     collect_ignore += ["squad/hub/spawner.py"]

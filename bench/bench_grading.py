@@ -1,6 +1,6 @@
 """Time ``nbgrader autograde`` against ``squad grade --jobs 2`` on the same class.
 
-Builds the grading fixture course (``tests/data/grading_course``) with classes of
+Builds the grading fixture course (``tests/fixtures/grading_course``) with classes of
 honest submissions (full, partial and zero marks, late ones, odd student ids), copies
 it twice, then times, per repeat and on fresh copies:
 

@@ -1,6 +1,6 @@
 """Grade a large class: seconds per submission at 1 and 2 workers and on Dask, memory.
 
-Builds the grading fixture course (``tests/data/grading_course``) with a class of honest
+Builds the grading fixture course (``tests/fixtures/grading_course``) with a class of honest
 submissions (300 by default), then grades a fresh copy of it with
 
 - ``squad grade --jobs 1`` (one local worker),

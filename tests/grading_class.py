@@ -1,7 +1,7 @@
 """Build the grading fixture course and its classes of submissions.
 
 Used by ``tests/test_grading*.py`` and ``bench/bench_grading.py``. The course is
-``tests/data/grading_course`` (assignment ``ps1``: three autograded questions with
+``tests/fixtures/grading_course`` (assignment ``ps1``: three autograded questions with
 visible and hidden tests, one question graded by hand, a data file). Submissions are
 made from the release notebook by replacing the answer cells with one of a few
 variants per question, so the class has full marks, partial marks, failures and
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-COURSE = Path(__file__).parent / "data" / "grading_course"
+COURSE = Path(__file__).parent / "fixtures" / "grading_course"
 ASSIGNMENT = "ps1"
 DUEDATE = dt.datetime(2024, 3, 1, 17, 0)
 UNTOUCHED = None

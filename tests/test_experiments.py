@@ -34,7 +34,7 @@ from squad.runs.sweep import (
     run_sweep,
 )
 
-DATA = Path(__file__).parent / "data" / "notebooks"
+DATA = Path(__file__).parent / "fixtures" / "notebooks"
 CODING = Path(__file__).resolve().parents[1] / "notebooks" / "coding.ipynb"
 SQUAD = Path(sys.executable).with_name("squad")
 
@@ -373,7 +373,7 @@ def test_plan_sweep_params_semantics(tmp_path, params, grid, expected):
 def test_repeated_values_that_differ_as_number_and_boolean_are_two_runs(tmp_path):
     """-p settings '{alpha: 1}' -p settings '{alpha: true}' plans two runs (True == 1)."""
     path = tmp_path / "member_model.ipynb"
-    shutil.copy(Path(__file__).parent / "data" / "notebooks" / path.name, path)
+    shutil.copy(Path(__file__).parent / "fixtures" / "notebooks" / path.name, path)
     plan = plan_sweep(
         path,
         params=[
@@ -756,7 +756,7 @@ def test_sweep_on_a_dask_cluster(tmp_path):
     git = rec["provenance"]["git"]
     if head.returncode == 0:
         assert git["commit"] == head.stdout.strip()
-        assert git["notebook"] == "tests/data/notebooks/small.ipynb"
+        assert git["notebook"] == "tests/fixtures/notebooks/small.ipynb"
         assert isinstance(git["dirty"], bool)
     else:
         assert git is None

@@ -28,7 +28,7 @@ from squad.record import write_record
 from squad.runs.executor import open_sweep_executor
 from squad.runs.sweep import run_sweep
 
-DATA = Path(__file__).parent / "data" / "notebooks"
+DATA = Path(__file__).parent / "fixtures" / "notebooks"
 
 
 def _write(

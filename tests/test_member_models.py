@@ -21,7 +21,7 @@ from squad.tasks.registry import (
     resolve_model,
 )
 
-DATA = Path(__file__).parent / "data" / "notebooks"
+DATA = Path(__file__).parent / "fixtures" / "notebooks"
 
 #: A member's coder: complement naive Bayes over words, tagged with a version number.
 GOOD = """

@@ -23,7 +23,7 @@ from squad.record import (
     write_record,
 )
 
-DATA = Path(__file__).parent / "data" / "notebooks"
+DATA = Path(__file__).parent / "fixtures" / "notebooks"
 
 
 @pytest.fixture

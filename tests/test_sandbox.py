@@ -32,7 +32,7 @@ from squad.kernels.sandbox import (
     sandbox_capabilities,
 )
 
-HOSTILE = Path(__file__).parent / "data" / "hostile"
+HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
 LINUX = sys.platform.startswith("linux")
 INSTALL = "install bubblewrap (apt-get install bubblewrap)"
 
