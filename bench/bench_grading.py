@@ -30,9 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import grading_class as gc  # noqa: E402
+from tests.support import grading_class as gc  # noqa: E402
 
 GOAL = 2.5
 

@@ -31,9 +31,9 @@ from pathlib import Path
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import grading_class as gc  # noqa: E402
+from tests.support import grading_class as gc  # noqa: E402
 
 
 def _load() -> str:

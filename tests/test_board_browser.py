@@ -10,15 +10,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from board_runs import HONEST, write_honest_runs
-from browser_helpers import (
+
+from squad.board.site import build_site
+from tests.support.board_runs import HONEST, write_honest_runs
+from tests.support.browser_helpers import (
     ConsoleLog,
     artifacts_on_failure,
     check_images,
     launch_chromium,
 )
-
-from squad.board.site import build_site
 
 try:
     from playwright.sync_api import expect, sync_playwright

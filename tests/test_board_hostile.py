@@ -21,7 +21,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from board_runs import (
+
+from squad.board import intake
+from squad.board.intake import find_records
+from squad.board.leaderboard import MAX_SHOWN_PARAMETERS, leaderboard_table
+from tests.support.board_runs import (
     figure_png,
     file_entry,
     honest_record,
@@ -30,10 +34,6 @@ from board_runs import (
     write_honest_runs,
     write_run,
 )
-
-from squad.board import intake
-from squad.board.intake import find_records
-from squad.board.leaderboard import MAX_SHOWN_PARAMETERS, leaderboard_table
 
 #: Characters that must never reach a terminal raw.
 RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")

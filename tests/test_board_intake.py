@@ -19,7 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from board_runs import (
+from click.testing import CliRunner
+
+from squad.board.intake import PNG_MAGIC, load_runs, read_png, resolve_inside
+from squad.board.leaderboard import board_runs, leaderboard_table
+from squad.board.schema import FIGURE_MAX_BYTES
+from squad.cli import main
+from tests.support.board_runs import (
     HONEST,
     figure_png,
     file_entry,
@@ -27,12 +33,6 @@ from board_runs import (
     write_honest_runs,
     write_run,
 )
-from click.testing import CliRunner
-
-from squad.board.intake import PNG_MAGIC, load_runs, read_png, resolve_inside
-from squad.board.leaderboard import board_runs, leaderboard_table
-from squad.board.schema import FIGURE_MAX_BYTES
-from squad.cli import main
 
 SECRET = "SENTINEL-7f3c9d2e-the-machine-s-own-file"
 SCRIPT = "<script>alert(1)</script><img src=x onerror=alert(2)>"

@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from board_runs import file_entry, scored_run, write_honest_runs
 from click.testing import CliRunner
 
 from squad.board.identity import member_name
@@ -33,6 +32,7 @@ from squad.board.signing import (
 )
 from squad.cli import main
 from squad.errors import FileProblemError, InvalidInputError
+from tests.support.board_runs import file_entry, scored_run, write_honest_runs
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
 needs_ssh_keygen = pytest.mark.skipif(
@@ -320,7 +320,7 @@ def test_look_alike_names_in_the_signers_file_fail_the_check(keys, tmp_path):
 
 def test_submit_signs_with_the_member_s_key(keys, tmp_path, monkeypatch):
     """`squad submit` signs the run it writes with $SQUAD_SIGNING_KEY's key."""
-    from board_runs import soc_predictions
+    from tests.support.board_runs import soc_predictions
 
     soc_predictions(0.7).to_csv(tmp_path / "p.csv", index=False)
     monkeypatch.setenv("SQUAD_SIGNING_KEY", str(keys["folder"] / "bob"))

@@ -9,13 +9,6 @@ import shutil
 
 import pandas as pd
 import pytest
-from board_runs import (
-    HONEST,
-    file_entry,
-    honest_record,
-    write_honest_runs,
-    write_run,
-)
 from click.testing import CliRunner
 
 from squad.board.cache import ScoreCache
@@ -25,6 +18,13 @@ from squad.board.site import build_site, check_board
 from squad.board.tasks import Task, task_of
 from squad.cli import main
 from squad.data.datasets import load_dataset
+from tests.support.board_runs import (
+    HONEST,
+    file_entry,
+    honest_record,
+    write_honest_runs,
+    write_run,
+)
 
 
 def _task_run(

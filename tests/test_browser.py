@@ -31,7 +31,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser_helpers import (
+
+import squad
+from squad.course.build import run_nbgrader
+from tests.support.browser_helpers import (
     ARTIFACTS,
     INSTALL_HINT,
     REPO,
@@ -50,9 +53,6 @@ from browser_helpers import (
     start_nbgrader,
     submit,
 )
-
-import squad
-from squad.course.build import run_nbgrader
 
 try:
     from playwright.sync_api import expect, sync_playwright

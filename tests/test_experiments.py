@@ -13,7 +13,6 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_notebook
-from waiting import wait_until
 
 from squad.cli import main
 from squad.record import read_record
@@ -33,6 +32,7 @@ from squad.runs.sweep import (
     plan_sweep,
     run_sweep,
 )
+from tests.support.waiting import wait_until
 
 DATA = Path(__file__).parent / "fixtures" / "notebooks"
 CODING = Path(__file__).resolve().parents[1] / "notebooks" / "coding.ipynb"

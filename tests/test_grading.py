@@ -13,13 +13,13 @@ import re
 import shutil
 from pathlib import Path
 
-import grading_class as gc
 import nbformat
 import pytest
 from click.testing import CliRunner
 
 from squad.cli import main
 from squad.grading.grade import GradingResult, SubmissionOutcome, grade_assignment
+from tests.support import grading_class as gc
 
 #: Enough for every answer variant to appear (``gc.make_class``); the benchmark grades 40.
 N_CLASS = 11

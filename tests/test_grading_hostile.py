@@ -12,12 +12,12 @@ import json
 import socket
 from pathlib import Path
 
-import grading_class as gc
 import nbformat
 import pytest
-from waiting import wait_until
 
 from squad.grading.grade import grade_assignment
+from tests.support import grading_class as gc
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 QUESTIONS = ("q1_tests", "q2_tests", "q3_tests")

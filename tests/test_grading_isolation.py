@@ -15,12 +15,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import grading_class as gc
 import pytest
 
 from squad.errors import InvalidInputError, MissingToolError
 from squad.grading.isolation import resolve_isolation
 from squad.kernels import sandbox
+from tests.support import grading_class as gc
 
 LINUX = sys.platform.startswith("linux")
 

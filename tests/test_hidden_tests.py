@@ -12,11 +12,11 @@ from __future__ import annotations
 import html
 import shutil
 
-import grading_class as gc
 import nbformat
 import pytest
 
 from squad.grading.hidden import WITHHELD, hidden_lines
+from tests.support import grading_class as gc
 
 pytestmark = pytest.mark.slow
 

@@ -46,7 +46,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser_helpers import (
+
+from tests.support.browser_helpers import (
     NOTIFICATION,
     ConsoleLog,
     artifacts_on_failure,
@@ -55,9 +56,9 @@ from browser_helpers import (
     launch_chromium,
     save_manual_score,
 )
-from hub_client import V1, Trainee, login, own_token
-from hub_helpers import run_as, user_env
-from waiting import wait_until
+from tests.support.hub_client import V1, Trainee, login, own_token
+from tests.support.hub_helpers import run_as, user_env
+from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "hub"
@@ -291,7 +292,10 @@ def load_run(hub):
     plan_file = hub.layout.root / "load-plan.json"
     plan_file.write_text(json.dumps(plan))
     driver = subprocess.run(
-        [str(hub.layout.scripts / "python"), str(REPO / "tests" / "hub_helpers.py")]
+        [
+            str(hub.layout.scripts / "python"),
+            str(REPO / "tests" / "support" / "hub_helpers.py"),
+        ]
         + [str(plan_file)],
         capture_output=True,
         text=True,

@@ -16,7 +16,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_helpers import effective_settings
 from click.testing import CliRunner
 
 from squad.cli import main
@@ -26,6 +25,7 @@ from squad.course.lab import (
     lab_environment,
     prepare_lab,
 )
+from tests.support.browser_helpers import effective_settings
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from board_runs import scored_run
 from click.testing import CliRunner
 from matplotlib.figure import Figure
 
@@ -27,6 +26,7 @@ from squad.cli import main
 from squad.record import write_record
 from squad.runs.executor import open_sweep_executor
 from squad.runs.sweep import run_sweep
+from tests.support.board_runs import scored_run
 
 DATA = Path(__file__).parent / "fixtures" / "notebooks"
 

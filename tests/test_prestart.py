@@ -11,10 +11,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from waiting import wait_until
 
 from squad.kernels import prestart
 from squad.kernels.pool import start_sweep_kernel
+from tests.support.waiting import wait_until
 
 KEY = ("python3", None)
 

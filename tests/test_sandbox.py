@@ -21,7 +21,6 @@ from jupyter_client import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
-from waiting import wait_until
 
 from squad.kernels import sandbox
 from squad.kernels.sandbox import (
@@ -31,6 +30,7 @@ from squad.kernels.sandbox import (
     prepare_workdir,
     sandbox_capabilities,
 )
+from tests.support.waiting import wait_until
 
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
 LINUX = sys.platform.startswith("linux")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from board_runs import file_entry
 from click.testing import CliRunner
 
 from squad.board.html import write_html
@@ -22,6 +21,7 @@ from squad.board.scoring import (
 from squad.cli import main
 from squad.record import read_record, write_record
 from squad.tasks import coding
+from tests.support.board_runs import file_entry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -258,10 +258,9 @@ def test_scores_from_worker_processes_equal_scores_made_in_process(
     tmp_path, monkeypatch
 ):
     """A board large enough to score on workers ranks exactly as one scored serially."""
-    from board_runs import scored_run
-
     from squad.board import prescore
     from squad.board.leaderboard import board_runs
+    from tests.support.board_runs import scored_run
 
     for i, acc in enumerate([0.5, 0.7, 0.6]):
         scored_run(tmp_path / str(i), f"aa000000000{i}", "ons", acc, seed=i)

@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 CHROMIUM = Path(os.environ.get("SQUAD_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

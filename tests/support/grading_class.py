@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-COURSE = Path(__file__).parent / "fixtures" / "grading_course"
+COURSE = Path(__file__).parents[1] / "fixtures" / "grading_course"
 ASSIGNMENT = "ps1"
 DUEDATE = dt.datetime(2024, 3, 1, 17, 0)
 UNTOUCHED = None
