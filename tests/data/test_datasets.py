@@ -16,7 +16,7 @@ from squad.data import datasets
 from squad.data.catalogue import CardError, DatasetNotFoundError
 from squad.data.sources import ChecksumError, SourceError, file_sha256
 
-CATALOGUE = Path(__file__).resolve().parent.parent / "datasets"
+CATALOGUE = Path(__file__).resolve().parents[2] / "datasets"
 ALL = ["ecoicop", "lfs_synthetic", "lfs_synthetic_missing", "soc2010"]
 
 
