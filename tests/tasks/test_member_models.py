@@ -21,7 +21,7 @@ from squad.tasks.registry import (
     resolve_model,
 )
 
-DATA = Path(__file__).parent / "fixtures" / "notebooks"
+DATA = Path(__file__).parents[1] / "fixtures" / "notebooks"
 
 #: A member's coder: complement naive Bayes over words, tagged with a version number.
 GOOD = """
@@ -203,7 +203,7 @@ def test_check_model_refuses_settings_a_member_factory_does_not_name(
 def test_cli_run_refuses_an_unknown_setting_of_a_registered_model(tmp_path):
     """The coding notebook's settings are checked like its parameters: a typo stops
     `squad run` before any run, with the model's settings."""
-    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "coding.ipynb"
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "coding.ipynb"
     args = ["-p", "dataset", "ecoicop", "-p", "model", "complement_nb"]
     result = CliRunner().invoke(
         main,
