@@ -236,7 +236,7 @@ LONGEST_FIRST = (
     "tests/test_browser.py",
     "tests/test_grading.py",
     "tests/test_grading_hostile.py",
-    "tests/test_experiments.py",
+    "tests/runs/test_sweep.py",
     "tests/test_readme.py",
     "tests/test_hidden_tests.py",
     "tests/test_cli.py",

@@ -34,8 +34,8 @@ from squad.runs.sweep import (
 )
 from tests.support.waiting import wait_until
 
-DATA = Path(__file__).parent / "fixtures" / "notebooks"
-CODING = Path(__file__).resolve().parents[1] / "notebooks" / "coding.ipynb"
+DATA = Path(__file__).parents[1] / "fixtures" / "notebooks"
+CODING = Path(__file__).resolve().parents[2] / "notebooks" / "coding.ipynb"
 SQUAD = Path(sys.executable).with_name("squad")
 
 
@@ -373,7 +373,7 @@ def test_plan_sweep_params_semantics(tmp_path, params, grid, expected):
 def test_repeated_values_that_differ_as_number_and_boolean_are_two_runs(tmp_path):
     """-p settings '{alpha: 1}' -p settings '{alpha: true}' plans two runs (True == 1)."""
     path = tmp_path / "member_model.ipynb"
-    shutil.copy(Path(__file__).parent / "fixtures" / "notebooks" / path.name, path)
+    shutil.copy(Path(__file__).parents[1] / "fixtures" / "notebooks" / path.name, path)
     plan = plan_sweep(
         path,
         params=[
