@@ -241,7 +241,7 @@ LONGEST_FIRST = (
     "tests/test_hidden_tests.py",
     "tests/test_cli.py",
     "tests/test_lab.py",
-    "tests/test_leaderboard.py",
+    "tests/board/test_leaderboard.py",
     "tests/test_grading_isolation.py",
     "tests/test_sandbox.py",
 )

@@ -5,7 +5,7 @@ writes them: predictions with confidences (so the board computes an automation c
 and accuracy by level), one real PNG figure, and every file listed in the record with
 its sha256. Only scored runs rank. :func:`honest_record` alone is the record of a
 self-reported run (no predictions), the base of the hostile folders of
-``tests/test_board_intake.py``. :func:`scored_run` writes one scored run.
+``tests/board/test_intake.py``. :func:`scored_run` writes one scored run.
 """
 
 from __future__ import annotations

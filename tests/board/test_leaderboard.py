@@ -28,7 +28,7 @@ from squad.runs.executor import open_sweep_executor
 from squad.runs.sweep import run_sweep
 from tests.support.board_runs import scored_run
 
-DATA = Path(__file__).parent / "fixtures" / "notebooks"
+DATA = Path(__file__).parents[1] / "fixtures" / "notebooks"
 
 
 def _write(

@@ -350,7 +350,9 @@ def test_squad_run_signs_every_run_and_its_notebook(keys, tmp_path):
     from pathlib import Path
 
     notebook = tmp_path / "ok.ipynb"
-    shutil.copy(Path(__file__).parent / "fixtures" / "notebooks" / "ok.ipynb", notebook)
+    shutil.copy(
+        Path(__file__).parents[1] / "fixtures" / "notebooks" / "ok.ipynb", notebook
+    )
     result = CliRunner().invoke(
         main,
         ["run", str(notebook), "-p", "x", "1", "-p", "x", "2", "--jobs", "1"]

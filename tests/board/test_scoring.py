@@ -23,7 +23,7 @@ from squad.record import read_record, write_record
 from squad.tasks import coding
 from tests.support.board_runs import file_entry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _kit_run(runs: Path, run_id: str, *, model: str = "complement_nb") -> Path:
