@@ -243,7 +243,7 @@ LONGEST_FIRST = (
     "tests/test_lab.py",
     "tests/board/test_leaderboard.py",
     "tests/test_grading_isolation.py",
-    "tests/test_sandbox.py",
+    "tests/kernels/test_sandbox.py",
 )
 
 

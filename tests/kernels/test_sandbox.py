@@ -32,7 +32,7 @@ from squad.kernels.sandbox import (
 )
 from tests.support.waiting import wait_until
 
-HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
+HOSTILE = Path(__file__).parents[1] / "fixtures" / "hostile"
 LINUX = sys.platform.startswith("linux")
 INSTALL = "install bubblewrap (apt-get install bubblewrap)"
 
