@@ -1,11 +1,11 @@
 """Build the grading fixture course and its classes of submissions.
 
-Used by ``tests/test_grading*.py`` and ``bench/bench_grading.py``. The course is
-``tests/fixtures/grading_course`` (assignment ``ps1``: three autograded questions with
-visible and hidden tests, one question graded by hand, a data file). Submissions are
-made from the release notebook by replacing the answer cells with one of a few
-variants per question, so the class has full marks, partial marks, failures and
-untouched notebooks. :func:`make_hostile` adds broken and hostile submissions.
+Used by ``tests/grading/``, ``tests/test_cli.py`` and ``bench/bench_grading.py``. The
+course is ``tests/fixtures/grading_course`` (assignment ``ps1``: three autograded
+questions with visible and hidden tests, one question graded by hand, a data file).
+Submissions are made from the release notebook by replacing the answer cells with one
+of a few variants per question, so the class has full marks, partial marks, failures
+and untouched notebooks. :func:`make_hostile` adds broken and hostile submissions.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from squad.cli import main
 from squad.grading.hidden import hidden_lines
 from squad.grading.solutions import solutions_notebook, write_solutions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = ROOT / "exercises"
 SOURCES = sorted((EXERCISES / "source").glob("*/*.ipynb"))
 IDS = [p.parent.name for p in SOURCES]
