@@ -232,15 +232,15 @@ def _check_coding_run(run_dir: Path, metrics: dict[str, Any]) -> list[str]:
 #: of one running the hub or the course workflow alone for the last minutes.
 LONGEST_FIRST = (
     "tests/test_hub.py",
-    "tests/test_course_workflow.py",
-    "tests/test_browser.py",
+    "tests/course/test_workflow.py",
+    "tests/course/test_lab_browser.py",
     "tests/grading/test_grade.py",
     "tests/grading/test_hostile.py",
     "tests/runs/test_sweep.py",
     "tests/test_readme.py",
     "tests/grading/test_hidden_leaks.py",
     "tests/test_cli.py",
-    "tests/test_lab.py",
+    "tests/course/test_lab.py",
     "tests/board/test_leaderboard.py",
     "tests/grading/test_isolation.py",
     "tests/kernels/test_sandbox.py",

@@ -70,7 +70,7 @@ LOAD_ASSIGNMENT = "01-survey-microdata"
 N_TRAINEES = 30
 #: The three trainees of the browser cycle and the fixture answers each hands in.
 KINDS = ("full", "partial", "untouched")
-#: Autograded points of each fixture (tests/test_course_workflow.py), and the points
+#: Autograded points of each fixture (tests/course/test_workflow.py), and the points
 #: the instructor gives the full answer's written question by hand.
 AUTO_POINTS = {"full": 12, "partial": 5, "untouched": 0}
 MANUAL_SCORE = 2

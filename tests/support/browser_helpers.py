@@ -1,9 +1,9 @@
 """Helpers for the browser tests: a kit copy, a Chromium browser and failure artifacts.
 
-Used by ``tests/test_browser.py``. The browser is Debian's Chromium driven by Playwright
-for Python (Playwright's own browser download is not used). When a step fails, the page's
-screenshot, its HTML, the browser console and the server's log are saved under
-``test-artifacts/browser/``.
+Used by ``tests/course/test_lab_browser.py`` and the board's and the hub's browser
+tests. The browser is Debian's Chromium driven by Playwright for Python (Playwright's
+own browser download is not used). When a step fails, the page's screenshot, its HTML,
+the browser console and the server's log are saved under ``test-artifacts/browser/``.
 """
 
 from __future__ import annotations

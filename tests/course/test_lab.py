@@ -1,6 +1,6 @@
 """Tests for squad.course.lab: the kit's project-local JupyterLab configuration.
 
-The browser scenarios that use a running server are in ``test_browser.py``.
+The browser scenarios that use a running server are in ``test_lab_browser.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from squad.course.lab import (
 )
 from tests.support.browser_helpers import effective_settings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 Every source notebook must carry valid nbgrader metadata and state its points; its release
 version must hold no solution and no hidden test; and its full-marks sample submission
 must hold its solutions, so that autograding that sample (in
-``tests/test_course_workflow.py``) runs the source notebook top to bottom.
+``tests/course/test_workflow.py``) runs the source notebook top to bottom.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from squad.course.build import (
     run_nbgrader,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = ROOT / "exercises"
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "submissions"
 SOURCES = sorted((EXERCISES / "source").glob("*/*.ipynb"))
 IDS = [p.parent.name for p in SOURCES]
 TIME_LIMIT = 60.0  # seconds a cell may take under nbgrader (c.Execute.timeout)
@@ -526,7 +526,7 @@ def test_full_marks_submission_is_the_model_answer(path):
 
     The course workflow test autogrades that sample, which then runs exactly the source
     notebook (autograde restores the hidden tests), and checks it runs clean: see
-    ``tests/test_course_workflow.py::test_model_answers_run_clean``.
+    ``tests/course/test_workflow.py::test_model_answers_run_clean``.
     """
     full = {
         _meta(c)["grade_id"]: c.source
@@ -549,7 +549,7 @@ def test_sample_mistakes_are_declared(path):
     """In the samples with mistakes, each answer that is neither the model answer nor left
     empty says what it gets wrong and the words its visible check must say.
 
-    ``tests/test_course_workflow.py`` then checks that each one fails a visible check
+    ``tests/course/test_workflow.py`` then checks that each one fails a visible check
     with that message, so a mistake cannot be added to a sample without its check.
     """
     folder = FIXTURES / path.parent.name

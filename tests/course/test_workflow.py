@@ -36,9 +36,9 @@ from squad.grading.grade import grade_assignment
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = ROOT / "exercises"
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "submissions"
 COURSE_ID = "squad-coffee-and-coding"
 #: The assignment whose submissions arrive as one zip downloaded from an LMS.
 ZIP_ASSIGNMENT = "02-occupation-coding"
@@ -514,7 +514,7 @@ def test_each_mistake_fails_a_visible_check_that_names_it(course, assignment, st
     Its test cell must stop with an error *before* printing "Visible tests passed.",
     and the message the trainee sees (the test's, or the answer cell's own error, such
     as normalise_text refusing a whole column) must match. The sample is the release
-    notebook with answers (``tests/test_exercises.py::test_fixtures_match_release``);
+    notebook with answers (``tests/course/test_exercises.py::test_fixtures_match_release``);
     autograde restores the hidden tests after the visible ones, so what runs before
     "Visible tests passed." is exactly what the trainee runs. A slip that only an exact
     value can show says ``"caught": "hidden"``: its visible tests pass and a hidden
@@ -556,7 +556,7 @@ def test_model_answers_run_clean(course, assignment):
     """With its solutions, each notebook runs without error or stderr under autograde.
 
     The full-marks sample holds the source's solutions (checked in
-    ``tests/test_exercises.py``) and autograde restores the hidden tests, so its
+    ``tests/course/test_exercises.py``) and autograde restores the hidden tests, so its
     autograded copy is the source notebook run top to bottom. A write to stderr would
     zero a test cell under nbgrader.
     """
