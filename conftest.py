@@ -231,7 +231,7 @@ def _check_coding_run(run_dir: Path, metrics: dict[str, Any]) -> list[str]:
 #: ones lets the short ones fill in at the end, so both workers finish together instead
 #: of one running the hub or the course workflow alone for the last minutes.
 LONGEST_FIRST = (
-    "tests/test_hub.py",
+    "tests/hub/test_real_hub.py",
     "tests/course/test_workflow.py",
     "tests/course/test_lab_browser.py",
     "tests/grading/test_grade.py",

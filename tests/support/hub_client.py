@@ -1,9 +1,9 @@
 """A trainee's road through a real hub, over HTTP and the kernel websocket.
 
-What JupyterLab does when a trainee logs in and opens a notebook, without a browser:
-log in through the hub's login form, get an API token for oneself, have the hub start
-one's server, open a notebook session (which starts a kernel) and run a cell over the
-kernel's websocket. Used by ``tests/test_hub.py`` and ``bench/bench_hub_class.py``.
+What JupyterLab does when a trainee logs in and opens a notebook, without a browser: log
+in through the hub's login form, get an API token for oneself, have the hub start one's
+server, open a notebook session (which starts a kernel) and run a cell over the kernel's
+websocket. Used by ``tests/hub/test_real_hub.py`` and ``bench/bench_hub_class.py``.
 """
 
 from __future__ import annotations

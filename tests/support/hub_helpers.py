@@ -1,10 +1,10 @@
 """Helpers for the hub tests: run things as a course's Unix users, submit as 30 of them.
 
-Used by ``tests/test_hub.py``. Run as a script (as root, with the interpreter the hub
-gives its users), it is the load test's driver: it forks one process per trainee; each
-drops to that trainee's Unix account and does what the Assignment List does in the
-trainee's server (nbgrader's fetch, then nbgrader's submit through the exchange
-factory), after writing the trainee's own marker into the notebook.
+Used by ``tests/hub/test_real_hub.py``. Run as a script (as root, with the interpreter
+the hub gives its users), it is the load test's driver: it forks one process per
+trainee; each drops to that trainee's Unix account and does what the Assignment List
+does in the trainee's server (nbgrader's fetch, then nbgrader's submit through the
+exchange factory), after writing the trainee's own marker into the notebook.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The paths and values are checked on fake cgroup folders; then, where the machine
 allows (Linux, root, a writable cgroup filesystem), the same code makes real cgroups,
 puts a real process in them and the kernel enforces the limits. The whole road, from
-the course file to a trainee's runaway kernel, is in ``tests/test_hub.py``.
+the course file to a trainee's runaway kernel, is in ``tests/hub/test_real_hub.py``.
 """
 
 from __future__ import annotations

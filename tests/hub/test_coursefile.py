@@ -15,7 +15,7 @@ from squad.hub.coursefile import read_course_file, read_roster_csv
 from squad.hub.prepare import HubLayout, keep_students_with_work
 from squad.hub.server import check_ports
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _course_file(tmp_path: Path, **changes) -> Path:

@@ -1,8 +1,8 @@
 """Logging in to the hub: each person's own password, failed logins limited.
 
 These drive the authenticators the way JupyterHub's login form does
-(``get_authenticated_user``), with a clock the tests move on; ``tests/test_hub.py``
-proves the same against the real hub's login form.
+(``get_authenticated_user``), with a clock the tests move on;
+``tests/hub/test_real_hub.py`` proves the same against the real hub's login form.
 """
 
 from __future__ import annotations

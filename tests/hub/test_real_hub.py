@@ -60,7 +60,7 @@ from tests.support.hub_client import V1, Trainee, login, own_token
 from tests.support.hub_helpers import run_as, user_env
 from tests.support.waiting import wait_until
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "hub"
 FIXTURES = REPO / "tests" / "fixtures" / "submissions"
 

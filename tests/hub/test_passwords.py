@@ -25,7 +25,7 @@ from squad.hub.passwords import (
 )
 from squad.hub.prepare import hub_layout
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
