@@ -237,7 +237,7 @@ LONGEST_FIRST = (
     "tests/grading/test_grade.py",
     "tests/grading/test_hostile.py",
     "tests/runs/test_sweep.py",
-    "tests/test_readme.py",
+    "tests/project/test_readme.py",
     "tests/grading/test_hidden_leaks.py",
     "tests/test_cli.py",
     "tests/course/test_lab.py",

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from squad.cli import main
 from squad.record import read_record
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SQUAD = Path(sys.executable).with_name("squad")
 
 #: Every `squad run` line of the README and the number of runs it stands for.
