@@ -36,7 +36,6 @@ import squad
 from squad.course.build import run_nbgrader
 from tests.support.browser_helpers import (
     ARTIFACTS,
-    INSTALL_HINT,
     REPO,
     ConsoleLog,
     answer_notebook,
@@ -45,7 +44,6 @@ from tests.support.browser_helpers import (
     check_images,
     copy_course,
     follow_formgrader_link,
-    launch_chromium,
     read_json,
     save_manual_score,
     script_env,
@@ -55,9 +53,9 @@ from tests.support.browser_helpers import (
 )
 
 try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # the tests fail below with what to install
-    expect = sync_playwright = None
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture fails with what to install
+    expect = None
 
 pytestmark = pytest.mark.slow
 
@@ -253,20 +251,6 @@ def kit(tmp_path_factory):
             if process.poll() is None:
                 process.kill()
                 process.wait()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium through Playwright; fails (never skips) when it cannot start."""
-    if sync_playwright is None:
-        pytest.fail(f"Playwright for Python is not installed. {INSTALL_HINT}")
-    with sync_playwright() as playwright:
-        try:
-            chromium = launch_chromium(playwright)
-        except RuntimeError as err:
-            pytest.fail(str(err), pytrace=False)
-        yield chromium
-        chromium.close()
 
 
 class Tab:

@@ -53,7 +53,6 @@ from tests.support.browser_helpers import (
     artifacts_on_failure,
     effective_settings,
     follow_formgrader_link,
-    launch_chromium,
     save_manual_score,
 )
 from tests.support.hub_client import V1, Trainee, login, own_token
@@ -85,9 +84,9 @@ pytestmark = [
 ]
 
 try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # the browser test fails below with what to install
-    expect = sync_playwright = None
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture fails with what to install
+    expect = None
 
 FIGURES: dict[str, object] = {}
 
@@ -711,20 +710,6 @@ def test_runaway_kernel_is_stopped_while_another_trainee_keeps_answering(hub):
 
 
 # --------------------------------------------------------------------------- browser
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium through Playwright; fails (never skips) when it cannot start."""
-    if sync_playwright is None:
-        pytest.fail("Playwright for Python is not installed: run `make install`.")
-    with sync_playwright() as playwright:
-        try:
-            chromium = launch_chromium(playwright)
-        except RuntimeError as err:
-            pytest.fail(str(err), pytrace=False)
-        yield chromium
-        chromium.close()
-
-
 class Person:
     """One person's browser (own cookies) on the hub."""
 
