@@ -1,6 +1,6 @@
 """Time ``nbgrader autograde`` against ``squad grade --jobs 2`` on the same class.
 
-Builds the grading fixture course (``tests/data/grading_course``) with classes of
+Builds the grading fixture course (``tests/fixtures/grading_course``) with classes of
 honest submissions (full, partial and zero marks, late ones, odd student ids), copies
 it twice, then times, per repeat and on fresh copies:
 
@@ -30,9 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import grading_class as gc  # noqa: E402
+from tests.support import grading_class as gc  # noqa: E402
 
 GOAL = 2.5
 

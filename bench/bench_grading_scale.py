@@ -1,6 +1,6 @@
 """Grade a large class: seconds per submission at 1 and 2 workers and on Dask, memory.
 
-Builds the grading fixture course (``tests/data/grading_course``) with a class of honest
+Builds the grading fixture course (``tests/fixtures/grading_course``) with a class of honest
 submissions (300 by default), then grades a fresh copy of it with
 
 - ``squad grade --jobs 1`` (one local worker),
@@ -31,9 +31,9 @@ from pathlib import Path
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import grading_class as gc  # noqa: E402
+from tests.support import grading_class as gc  # noqa: E402
 
 
 def _load() -> str:

@@ -42,10 +42,10 @@ from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 
-from hub_client import Trainee, login, own_token  # noqa: E402
-from waiting import wait_until  # noqa: E402
+from tests.support.hub_client import Trainee, login, own_token  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 FIRST_CELL = "6 * 7"
 READY_WITHIN_S = 60

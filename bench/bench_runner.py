@@ -1,7 +1,7 @@
 """Time ``squad run --jobs 2`` against a sequential loop of the ``papermill`` CLI.
 
 Both run the same 8-run grid (``seed`` 0-7) of the small fixture notebook
-``tests/data/notebooks/small.ipynb``, interleaved and repeated:
+``tests/fixtures/notebooks/small.ipynb``, interleaved and repeated:
 
 - the kit: one ``squad run NOTEBOOK --jobs 2`` command (a new process, as a user runs
   it, into a fresh output folder each repeat);
@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "tests" / "data" / "notebooks" / "small.ipynb"
+NOTEBOOK = ROOT / "tests" / "fixtures" / "notebooks" / "small.ipynb"
 BIN = Path(sys.executable).parent
 RUNS = 8
 JOBS = 2

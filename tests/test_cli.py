@@ -12,13 +12,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import grading_class as gc
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from squad.cli import main
 from squad.data.datasets import list_datasets, load_dataset
+from tests.support import grading_class as gc
 
 ROOT = Path(__file__).resolve().parents[1]
 

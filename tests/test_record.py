@@ -24,7 +24,7 @@ from squad.records import (
     write_record,
 )
 
-DATA = Path(__file__).parent / "data" / "notebooks"
+DATA = Path(__file__).parent / "fixtures" / "notebooks"
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from waiting import wait_until
 
 from squad.errors import ServiceError, ToolFailedError
 from squad.servers import (
@@ -28,6 +27,7 @@ from squad.servers import (
     stop_process,
     wait_until_ready,
 )
+from tests.support.waiting import wait_until
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from waiting import wait_until
 
 from squad.workers import open_executor
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.parametrize("jobs", [0, -1, True, 1.5])

@@ -1,0 +1,1 @@
+"""The kit's tests: a package, so that test modules are named by their folder."""

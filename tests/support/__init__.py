@@ -1,0 +1,1 @@
+"""What several test files share: generated runs, classes, browsers, hub clients, waiting."""
