@@ -18,7 +18,7 @@ LONGEST_FIRST = (
     "tests/runs/test_sweep.py",
     "tests/project/test_readme.py",
     "tests/grading/test_hidden_leaks.py",
-    "tests/test_cli.py",
+    "tests/cli/test_commands.py",
     "tests/course/test_lab.py",
     "tests/board/test_leaderboard.py",
     "tests/grading/test_isolation.py",

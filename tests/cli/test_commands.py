@@ -20,7 +20,7 @@ from squad.cli import main
 from squad.data.datasets import list_datasets, load_dataset
 from tests.support import grading_class as gc
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(*args: str):

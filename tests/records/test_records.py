@@ -24,7 +24,7 @@ from squad.records import (
     write_record,
 )
 
-DATA = Path(__file__).parent / "fixtures" / "notebooks"
+DATA = Path(__file__).parents[1] / "fixtures" / "notebooks"
 
 
 @pytest.fixture
