@@ -41,6 +41,12 @@ collect_ignore = ["tests/data", "runs"]
 #: JupyterHub's spawners (systemdspawner, pwd) import on Linux only, like the hub.
 if not sys.platform.startswith("linux"):
     collect_ignore += ["squad/hub/spawner.py"]
+#: The challenge server's Django modules import only once Django is configured (by the
+#: server, or by the fixtures of tests/challenges/); their doctests are not collected.
+collect_ignore += [
+    f"squad/challenges/{name}"
+    for name in ("api.py", "apps.py", "console.py", "migrations", "models.py")
+] + [f"squad/challenges/{name}" for name in ("urls.py", "views.py")]
 SESSION_VARIABLE = "SQUAD_TEST_SESSION"
 
 #: Helpers of Python's multiprocessing that end with the test process itself.

@@ -1,0 +1,130 @@
+"""Helpers of the challenge server's tests (the fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import textwrap
+from pathlib import Path
+
+EVIL_TEAM = "<b>blue</b><script>alert(1)</script>"
+
+
+def write_challenge(folder: Path, *, daily: int = 3, total: int = 5) -> Path:
+    """A challenge file and its roster in ``folder``; the phase is open until 2099."""
+    folder.mkdir(parents=True, exist_ok=True)
+    roster = folder / "roster.csv"
+    with roster.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["user", "name", "email", "team"])
+        writer.writerow(["organiser", "Org Aniser", "org@example.org", ""])
+        writer.writerow(["alice", "Alice A", "alice@example.org", "red"])
+        writer.writerow(["bob", "Bob B", "bob@example.org", "red"])
+        writer.writerow(["carol", "Carol C", "carol@example.org", EVIL_TEAM])
+        writer.writerow(["dave", "Dave D", "dave@example.org", "green"])
+    path = folder / "CHALLENGE.yml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            title: Test challenge
+            dataset: soc2010
+            metric: accuracy
+            tie_breakers: [f1_macro]
+            phases:
+              - name: main
+                opens: 2020-01-01T00:00:00Z
+                closes: 2099-01-01T00:00:00Z
+            caps: {{per_day: {daily}, total: {total}}}
+            team_size: 3
+            final_picks: 1
+            public_fraction: 0.3
+            seed: 7
+            roster: roster.csv
+            organisers: [organiser]
+            """
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+class Site:
+    """The challenge of this process: config, state folder and issued credentials."""
+
+    def __init__(self, config, state: Path, credentials: dict[str, dict]) -> None:
+        self.config = config
+        self.state = state
+        self.credentials = credentials
+
+    def client(self, user: str | None = None, **kwargs):
+        """A Django test client, logged in as ``user`` through the login form."""
+        from django.test import Client
+
+        client = Client(**kwargs)
+        if user is not None:
+            response = client.post(
+                "/login/",
+                {"username": user, "password": self.credentials[user]["password"]},
+            )
+            assert response.status_code == 302, response.content[:300]
+        return client
+
+    def token(self, user: str) -> str:
+        return self.credentials[user]["token"]
+
+
+def close_challenge() -> None:
+    """Move the close of every phase to the past, as if the challenge had ended."""
+    from django.utils import timezone
+
+    from squad.challenges.models import Phase
+
+    Phase.objects.update(closes=timezone.now() - dt.timedelta(seconds=1))
+
+
+def score_queued(site: Site) -> int:
+    """Score every queued submission with the queue's own steps; return how many."""
+    from squad.challenges.scoring import score_upload
+    from squad.challenges.worker import claim_next, record_result
+
+    n = 0
+    while (row := claim_next()) is not None:
+        path = site.state / "uploads" / row.stored
+        record_result(row.pk, score_upload(path, site.config), site.config.metric)
+        n += 1
+    return n
+
+
+def held_test_split():
+    """The soc2010 test split (ids and labels), as the organiser's server holds it."""
+    from squad.data.datasets import load_dataset
+
+    frame = load_dataset("soc2010")
+    return frame[frame["split"] == "test"].reset_index(drop=True)
+
+
+def predictions_csv(*, wrong: int = 0) -> bytes:
+    """A valid predictions file: the test labels, the first ``wrong`` ones changed."""
+    test = held_test_split()
+    predicted = test["soc2010"].astype(str).copy()
+    other = "1115" if predicted.iloc[0] != "1115" else "1116"
+    predicted.iloc[:wrong] = other
+    buffer = io.StringIO()
+    buffer.write("record_id,predicted\n")
+    for rid, code in zip(test["record_id"], predicted, strict=True):
+        buffer.write(f"{rid},{code}\n")
+    return buffer.getvalue().encode()
+
+
+def upload(name: str, content: bytes):
+    """A file as a form upload."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, content, content_type="text/csv")
+
+
+def chmod_state(state: Path) -> int:
+    """The permission bits of the state folder (0700 expected)."""
+    return os.stat(state).st_mode & 0o777
