@@ -10,6 +10,8 @@ import textwrap
 from pathlib import Path
 
 EVIL_TEAM = "<b>blue</b><script>alert(1)</script>"
+#: Every test of a challenge site runs on each of these databases.
+DATABASES = ["sqlite", "postgresql"]
 
 
 def write_challenge(folder: Path, *, daily: int = 3, total: int = 5) -> Path:
@@ -53,17 +55,23 @@ def write_challenge(folder: Path, *, daily: int = 3, total: int = 5) -> Path:
 class Site:
     """The challenge of this process: config, state folder and issued credentials."""
 
-    def __init__(self, config, state: Path, credentials: dict[str, dict]) -> None:
+    def __init__(
+        self, config, state: Path, credentials: dict[str, dict], database: str
+    ) -> None:
         self.config = config
         self.state = state
         self.credentials = credentials
+        self.database = database
 
-    def client(self, user: str | None = None, **kwargs):
-        """A Django test client, logged in as ``user`` through the login form."""
+    def client(self, user: str | None = None, *, form: bool = False, **kwargs):
+        """A Django test client logged in as ``user`` (through the form if ``form``)."""
+        from django.contrib.auth.models import User
         from django.test import Client
 
         client = Client(**kwargs)
-        if user is not None:
+        if user is not None and not form:
+            client.force_login(User.objects.get(username=user))
+        elif user is not None:
             response = client.post(
                 "/login/",
                 {"username": user, "password": self.credentials[user]["password"]},
@@ -128,3 +136,88 @@ def upload(name: str, content: bytes):
 def chmod_state(state: Path) -> int:
     """The permission bits of the state folder (0700 expected)."""
     return os.stat(state).st_mode & 0o777
+
+
+def _postgres_bin() -> Path:
+    """Debian's newest PostgreSQL programs (15 on Debian 12), where they are."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _postgres_bin()
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster (15 on Debian 12): data and unix socket in one temporary folder.
+
+    PostgreSQL refuses to run as root, so as root (CI) every server command runs as the
+    ``postgres`` system account (``runuser -u postgres --``), and the folder is its.
+    """
+
+    def __init__(self) -> None:
+        import shutil
+        import socket
+        import subprocess
+        import tempfile
+
+        self.folder = Path(tempfile.mkdtemp(prefix="squad-pg-"))
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            shutil.chown(self.folder, "postgres", "postgres")
+        os.chmod(self.folder, 0o700)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self._run(
+            [PG_BIN / "initdb", "-D", self.folder / "data", "-A", "trust"]
+            + ["-U", "postgres", "--no-sync", "-E", "UTF8", "--locale", "C"]
+        )
+        options = f"-k {self.folder} -p {self.port} -c listen_addresses='' -F"
+        self._run(
+            [PG_BIN / "pg_ctl", "-D", self.folder / "data", "-o", options, "-w"]
+            + ["-l", self.folder / "server.log", "start"]
+        )
+        self._subprocess = subprocess
+
+    def _run(self, command: list) -> None:
+        import subprocess
+
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
+        subprocess.run(
+            [*prefix, *map(str, command)], check=True, capture_output=True, timeout=120
+        )
+
+    def create_database(self, name: str) -> str:
+        """Create a database; return its URL for ``--db``."""
+        self._run(
+            [PG_BIN / "createdb", "-h", self.folder, "-p", self.port]
+            + ["-U", "postgres", name]
+        )
+        return f"postgresql://postgres@localhost:{self.port}/{name}?host={self.folder}"
+
+    def stop(self) -> None:
+        """Stop the server and remove its folder."""
+        import shutil
+
+        try:
+            self._run(
+                [PG_BIN / "pg_ctl", "-D", self.folder / "data", "-m", "fast", "stop"]
+            )
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def use_database(url: str, state: Path) -> None:
+    """Point this process's Django at another database (tests only)."""
+    from django.conf import settings
+    from django.db import connections
+
+    from squad.challenges.settings import database_settings
+
+    connections.close_all()
+    settings.DATABASES["default"] = database_settings(url, state)
+    connections.__dict__.pop("settings", None)  # re-read DATABASES
+    del connections["default"]

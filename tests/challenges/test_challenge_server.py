@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from challenge_helpers import predictions_csv, write_challenge
+from challenge_helpers import DATABASES, predictions_csv, write_challenge
 
 SQUAD = [sys.executable, "-m", "squad.cli"]
 
@@ -52,11 +52,13 @@ def _get(url: str, token: str | None = None):
         return None, b""
 
 
-def _start(challenge: Path, state: Path, port: int, log: Path) -> subprocess.Popen:
+def _start(
+    challenge: Path, state: Path, port: int, log: Path, db: str
+) -> subprocess.Popen:
     with log.open("ab") as out:
         return subprocess.Popen(
             [*SQUAD, "challenge", "serve", str(challenge), "--state", str(state)]
-            + ["--port", str(port), "--jobs", "1"],
+            + ["--port", str(port), "--jobs", "1", "--db", db],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -68,12 +70,18 @@ def _stop(process: subprocess.Popen) -> int:
 
 
 @pytest.mark.slow
-def test_served_challenge_scores_uploads_from_the_command_line(tmp_path):
+@pytest.mark.parametrize("database", DATABASES)
+def test_served_challenge_scores_uploads_from_the_command_line(
+    tmp_path, database, request
+):
     """Start the server, submit with `squad submit --to`, see the score; restart keeps it."""
     challenge = write_challenge(tmp_path / "c")
     state, log, port = tmp_path / "state", tmp_path / "server.log", _free_port()
+    db = ""
+    if database == "postgresql":
+        db = request.getfixturevalue("postgres").create_database("served")
     url = f"http://127.0.0.1:{port}/"
-    server = _start(challenge, state, port, log)
+    server = _start(challenge, state, port, log, db)
     try:
         _wait(lambda: _get(url)[0] == 200, 120, "the server answering")
         (sheet,) = state.glob("accounts-*.csv")
@@ -107,7 +115,7 @@ def test_served_challenge_scores_uploads_from_the_command_line(tmp_path):
         board = _get(url + "board/")[1].decode()
         assert "red" in board and f"{row['public_score']:.4f}" in board
         assert _stop(server) == 0
-        server = _start(challenge, state, port, log)
+        server = _start(challenge, state, port, log, db)
         _wait(lambda: _get(url)[0] == 200, 120, "the restarted server answering")
         assert len(list(state.glob("accounts-*.csv"))) == 1  # no account issued twice
         again = json.loads(_get(status_url, tokens["alice"])[1])

@@ -36,6 +36,9 @@ def _team_id(name):
 def test_state_folder_and_sheet_are_private(site):
     """The state folder is 0700; the accounts sheet 0600; passwords stored hashed."""
     from django.contrib.auth.models import User
+    from django.db import connection
+
+    assert connection.vendor == site.database
 
     from squad.challenges.models import ApiToken
 
@@ -291,6 +294,12 @@ def test_api_without_a_valid_token_is_401(fresh, header):
     assert posted.status_code == 401
     assert client.get("/api/submissions/", **extra).status_code == 401
     assert not Submission.objects.exists()
+
+
+def test_login_form_logs_in(fresh):
+    """The right password logs in through the form; the session opens the team page."""
+    client = fresh.client("alice", form=True)
+    assert b"Team red" in client.get("/team/").content
 
 
 def test_login_is_rate_limited(fresh):
