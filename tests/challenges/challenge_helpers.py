@@ -6,7 +6,14 @@ import csv
 import datetime as dt
 import io
 import os
+import signal
+import socket
+import subprocess
+import sys
 import textwrap
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 EVIL_TEAM = "<b>blue</b><script>alert(1)</script>"
@@ -221,3 +228,56 @@ def use_database(url: str, state: Path) -> None:
     settings.DATABASES["default"] = database_settings(url, state)
     connections.__dict__.pop("settings", None)  # re-read DATABASES
     del connections["default"]
+
+
+# --------------------------------------------------------------------------- servers
+SQUAD = [sys.executable, "-m", "squad.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout: float, what: str):
+    """Poll ``condition`` until it returns a true value, failing after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    value = condition()
+    assert value, f"{what} did not happen within {timeout} s"
+    return value
+
+
+def http_get(url: str, token: str | None = None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=10
+        ) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+    except OSError:
+        return None, b""
+
+
+def start_server(
+    challenge: Path, state: Path, port: int, log: Path, db: str
+) -> subprocess.Popen:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [*SQUAD, "challenge", "serve", str(challenge), "--state", str(state)]
+            + ["--port", str(port), "--jobs", "1", "--db", db],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_server(process: subprocess.Popen) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=60)
