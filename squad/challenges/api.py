@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from squad.challenges.accounts import user_for_token
-from squad.challenges.intake import Refused, accept_upload
+from squad.challenges.intake import Refused, accept_upload, check_body_size
 from squad.challenges.models import Submission
 from squad.challenges.views import final_board_open
 
@@ -72,6 +72,10 @@ def submissions(request):
     if request.method == "GET":
         rows = team.submissions.select_related("team", "user", "phase")
         return JsonResponse({"submissions": [_as_json(r, show_private) for r in rows]})
+    try:
+        check_body_size(request, settings.SQUAD_CHALLENGE)
+    except Refused as err:
+        return JsonResponse({"error": str(err)}, status=err.status)
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"error": "Send the file in the field 'file'."}, status=400)

@@ -37,6 +37,23 @@ class Refused(InvalidInputError):
         self.status = status
 
 
+def check_body_size(request, config) -> None:
+    """Refuse a request body over the upload limit before Django reads the file.
+
+    Raises
+    ------
+    Refused
+        With status 413, when ``Content-Length`` is over ``max_upload_mb`` plus 1 MB
+        for the form's other parts.
+    """
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > int((config.max_upload_mb + 1) * 1024 * 1024):
+        raise Refused(f"The file is larger than {config.max_upload_mb:g} MB.", 413)
+
+
 def current_phase(challenge, now: dt.datetime):
     """The phase open at ``now``, or None."""
     from squad.challenges.models import Phase

@@ -151,7 +151,12 @@ def serve(
     queue = ScoringQueue(config, Path(state_dir), jobs=jobs, data_home=data_home)
     settings.SQUAD_QUEUE = queue
     server = waitress.create_server(
-        application, host=host, port=port, threads=threads, ident="squad"
+        application,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="squad",
+        max_request_body_size=int((config.max_upload_mb + 2) * 1024 * 1024),
     )
 
     def stop(signum, frame):  # SIGTERM ends the server as Ctrl+C does

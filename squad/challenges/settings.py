@@ -115,7 +115,9 @@ def configure(
     data_home : str, default=None
         See :func:`squad.get_data_home`.
     secure_cookies : bool, default=False
-        Send session and CSRF cookies over HTTPS only (behind a TLS reverse proxy).
+        Behind a TLS reverse proxy: send session and CSRF cookies over HTTPS only, and
+        take ``X-Forwarded-Proto: https`` from the proxy as the request's scheme (the
+        proxy must set that header on every request, replacing any the client sent).
 
     Raises
     ------
@@ -184,6 +186,9 @@ def configure(
         LOGIN_URL="/login/",
         SESSION_COOKIE_SECURE=secure_cookies,
         CSRF_COOKIE_SECURE=secure_cookies,
+        SECURE_PROXY_SSL_HEADER=(
+            ("HTTP_X_FORWARDED_PROTO", "https") if secure_cookies else None
+        ),
         SESSION_COOKIE_SAMESITE="Lax",
         X_FRAME_OPTIONS="DENY",
         SECURE_CONTENT_TYPE_NOSNIFF=True,

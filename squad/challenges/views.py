@@ -18,7 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from squad.board.style import CSS
 from squad.challenges import standings
-from squad.challenges.intake import Refused, accept_upload, current_phase, slots_left
+from squad.challenges.intake import (
+    Refused,
+    accept_upload,
+    check_body_size,
+    current_phase,
+    slots_left,
+)
 from squad.challenges.models import Challenge, LoginAttempt, Submission
 
 __all__ = [
@@ -147,6 +153,10 @@ def submit(request):
     error = ""
     status = 200
     if request.method == "POST":
+        try:
+            check_body_size(request, config)
+        except Refused as err:
+            return HttpResponse(str(err), status=err.status)
         upload = request.FILES.get("file")
         if upload is None:
             error, status = "Choose a predictions file to upload.", 400

@@ -52,7 +52,8 @@ def challenge_group() -> None:
 @click.option(
     "--secure-cookies/--no-secure-cookies",
     default=False,
-    help="Cookies over HTTPS only (behind a TLS reverse proxy).",
+    help="Behind a TLS reverse proxy: cookies over HTTPS only, X-Forwarded-Proto "
+    "trusted.",
 )
 def serve_command(
     challenge_file: Path,

@@ -400,3 +400,17 @@ def test_upload_over_the_size_limit_is_413(fresh, monkeypatch):
     response = _submit(fresh.client("alice"))
     assert response.status_code == 413
     assert not Submission.objects.exists()
+
+
+def test_body_over_the_limit_is_refused_before_it_is_read(fresh):
+    """A Content-Length over the limit is 413 before Django parses the upload."""
+    from django.test import RequestFactory
+
+    from squad.challenges.intake import Refused, check_body_size
+
+    big = RequestFactory().post("/submit/", CONTENT_LENGTH=str(22 * 1024 * 1024))
+    with pytest.raises(Refused, match="larger than 20 MB") as info:
+        check_body_size(big, fresh.config)
+    assert info.value.status == 413
+    small = RequestFactory().post("/submit/", CONTENT_LENGTH="1000")
+    check_body_size(small, fresh.config)
