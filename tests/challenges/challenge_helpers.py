@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import os
 import signal
@@ -112,6 +113,7 @@ def score_queued(site: Site) -> int:
     return n
 
 
+@functools.lru_cache(maxsize=1)
 def held_test_split():
     """The soc2010 test split (ids and labels), as the organiser's server holds it."""
     from squad.data.datasets import load_dataset
@@ -120,6 +122,7 @@ def held_test_split():
     return frame[frame["split"] == "test"].reset_index(drop=True)
 
 
+@functools.lru_cache(maxsize=8)
 def predictions_csv(*, wrong: int = 0) -> bytes:
     """A valid predictions file: the test labels, the first ``wrong`` ones changed."""
     test = held_test_split()
