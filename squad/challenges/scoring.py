@@ -129,6 +129,12 @@ def score_upload(
         )
     except (UserError, ValueError, KeyError) as err:
         return {"error": " ".join(str(err).split())[:500]}
+    if config.dataset == "ecoicop" and tuple(checked.attrs["languages"]) != (
+        config.language or "pl",
+    ):
+        found = ", ".join(checked.attrs["languages"])
+        language = config.language or "pl"
+        return {"error": f"Predict the {language} records only (the file has {found})."}
     held = _held(config, data_home)
     if len(checked) != len(held.labels):  # pragma: no cover - the checker ensures it
         raise InvalidInputError("checked predictions do not cover the test split.")

@@ -55,3 +55,27 @@ def test_challenge_serve_refuses_a_bad_file(tmp_path):
     assert result.exit_code == 2
     assert result.output.count("\n") == 1
     assert "dataset 'lfs' has no coding task" in result.output
+
+
+def test_challenge_accounts_issues_each_account_once(tmp_path):
+    """`squad challenge accounts` writes one 0600 sheet; a second run issues nothing."""
+    import csv
+
+    from challenge_helpers import SQUAD, write_challenge
+
+    challenge = write_challenge(tmp_path / "c")
+    state = tmp_path / "state"
+    command = [*SQUAD, "challenge", "accounts", str(challenge), "--state", str(state)]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "5 new account(s)" in first.stdout
+    (sheet,) = state.glob("accounts-*.csv")
+    assert sheet.stat().st_mode & 0o777 == 0o600
+    with sheet.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["user"] for r in rows] == ["organiser", "alice", "bob", "carol", "dave"]
+    assert all(len(r["password"]) >= 16 and len(r["token"]) >= 40 for r in rows)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "No new accounts" in second.stdout
+    assert len(list(state.glob("accounts-*.csv"))) == 1

@@ -150,3 +150,43 @@ def test_database_settings_reads_urls(url, engine, name, tmp_path):
     out = database_settings(url, Path("/srv/state"))
     assert out["ENGINE"].endswith(engine)
     assert out["NAME"] == name
+
+
+def _ecoicop_config(tmp_path, language="en"):
+    from squad.challenges.config import read_challenge
+
+    path = tmp_path / "c.yml"
+    path.write_text(
+        "title: T\ndataset: ecoicop\n"
+        f"language: {language}\n"
+        "phases:\n  - {name: main, opens: 2020-01-01T00:00Z, closes: 2099-01-01T00:00Z}\n"
+    )
+    return read_challenge(path)
+
+
+def test_score_upload_ecoicop_one_language(tmp_path):
+    """An ecoicop challenge scores its language; another language is one clear line."""
+    from squad.challenges.labels import texts_csv
+    from squad.challenges.scoring import score_upload
+    from squad.data.datasets import load_dataset
+
+    config = _ecoicop_config(tmp_path)
+    test = load_dataset("ecoicop", "test")
+    english = test[test["language"] == "en"]
+    perfect = tmp_path / "p.csv"
+    english.assign(predicted=english["category"])[
+        ["product_id", "language", "predicted"]
+    ].to_csv(perfect, index=False)
+    result = score_upload(perfect, config)
+    assert result["public"]["accuracy"] == result["private"]["accuracy"] == 1.0
+    polish = test[test["language"] == "pl"]
+    other = tmp_path / "pl.csv"
+    polish.assign(predicted=polish["category"])[
+        ["product_id", "language", "predicted"]
+    ].to_csv(other, index=False)
+    assert score_upload(other, config) == {
+        "error": "Predict the en records only (the file has pl)."
+    }
+    texts = texts_csv(config).decode()
+    assert texts.splitlines()[0] == "product_id,language,text"
+    assert len(texts.splitlines()) == len(english) + 1
