@@ -414,3 +414,39 @@ def test_body_over_the_limit_is_refused_before_it_is_read(fresh):
     assert info.value.status == 413
     small = RequestFactory().post("/submit/", CONTENT_LENGTH="1000")
     check_body_size(small, fresh.config)
+
+
+def test_simultaneous_uploads_cannot_pass_the_cap(fresh):
+    """Eight uploads at once for one team: exactly the daily cap (3) is accepted."""
+    import threading
+
+    from django.db import connection
+
+    from squad.challenges.models import Submission
+
+    barrier = threading.Barrier(8)
+    statuses = []
+
+    def send(user):
+        try:
+            client = fresh.client()
+            barrier.wait(timeout=60)
+            response = client.post(
+                "/api/submissions/",
+                {"file": upload("p.csv", predictions_csv())},
+                HTTP_AUTHORIZATION=f"Bearer {fresh.token(user)}",
+            )
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=send, args=("alice" if i % 2 else "bob",))
+        for i in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(statuses) == [201] * 3 + [429] * 5
+    assert Submission.objects.filter(team__name="red").count() == 3
