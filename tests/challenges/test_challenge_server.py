@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sqlite3
 import subprocess
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from challenge_helpers import (
@@ -21,12 +23,32 @@ from challenge_helpers import (
 )
 
 
+def _execute(db: str, state, sql: str) -> list[tuple]:
+    """Run one SQL statement on the server's database, as an operator would."""
+    if not db:
+        with sqlite3.connect(state / "challenge.sqlite3") as conn:
+            return conn.execute(sql).fetchall()
+    import psycopg
+
+    parts = urlsplit(db)
+    with psycopg.connect(
+        host=parse_qs(parts.query)["host"][0],
+        port=parts.port,
+        user=parts.username,
+        dbname=parts.path.lstrip("/"),
+        autocommit=True,
+    ) as conn:
+        cursor = conn.execute(sql)
+        return cursor.fetchall() if cursor.description else []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("database", DATABASES)
 def test_served_challenge_scores_uploads_from_the_command_line(
     tmp_path, database, request
 ):
-    """Start the server, submit with `squad submit --to`, see the score; restart keeps it."""
+    """Start the server, submit with `squad submit --to`, see the score; a restart keeps
+    it, and scores again a submission a dead server left half-scored."""
     challenge = write_challenge(tmp_path / "c")
     state, log, port = tmp_path / "state", tmp_path / "server.log", free_port()
     db = ""
@@ -67,12 +89,25 @@ def test_served_challenge_scores_uploads_from_the_command_line(
         board = http_get(url + "board/")[1].decode()
         assert "red" in board and f"{row['public_score']:.4f}" in board
         assert stop_server(server) == 0
+        # As if the server had died while scoring it: the row is left 'scoring'.
+        _execute(
+            db,
+            state,
+            "UPDATE challenges_submission SET status = 'scoring', public_score = NULL "
+            f"WHERE id = {number}",
+        )
         server = start_server(challenge, state, port, log, db)
         wait_for(lambda: http_get(url)[0] == 200, 120, "the restarted server answering")
         assert len(list(state.glob("accounts-*.csv"))) == 1  # no account issued twice
-        again = json.loads(http_get(status_url, tokens["alice"])[1])
+        again = wait_for(scored, 180, "scoring again after the restart")
         assert again["status"] == "scored"
         assert again["public_score"] == row["public_score"]
+        counts = _execute(
+            db,
+            state,
+            f"SELECT n_scorings FROM challenges_submission WHERE id = {number}",
+        )
+        assert counts == [(2,)]
     finally:
         if server.poll() is None:
             assert stop_server(server) == 0, log.read_text()[-2000:]
