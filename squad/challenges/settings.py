@@ -51,12 +51,14 @@ def database_settings(url: str, state_dir: Path) -> dict[str, Any]:
         url = f"sqlite:///{state_dir / 'challenge.sqlite3'}"
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        raw = unquote(parts.path)
-        path = Path(raw[1:] if raw.startswith("//") else raw.lstrip("/") or "x")
+        raw = unquote(parts.path)  # "/name" is relative, "//name" absolute
+        if not raw.lstrip("/"):
+            msg = f"Database URL {url!r} names no file: use sqlite:///PATH."
+            raise InvalidInputError(msg)
         if raw.startswith("//"):
             path = Path("/" + raw.lstrip("/"))
-        elif not path.is_absolute():
-            path = state_dir / path
+        else:
+            path = state_dir / raw.lstrip("/")
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(path),

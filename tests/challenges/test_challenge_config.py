@@ -190,3 +190,15 @@ def test_score_upload_ecoicop_one_language(tmp_path):
     texts = texts_csv(config).decode()
     assert texts.splitlines()[0] == "product_id,language,text"
     assert len(texts.splitlines()) == len(english) + 1
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [("sqlite:///", "names no file"), ("mysql://db/x", "is not supported")],
+)
+def test_database_settings_refuses(url, match):
+    """A URL without a file, or of another database, is one line."""
+    from pathlib import Path
+
+    with pytest.raises(InvalidInputError, match=match):
+        database_settings(url, Path("/srv/state"))
