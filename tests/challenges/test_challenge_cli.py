@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from squad.cli import main
@@ -57,6 +58,7 @@ def test_challenge_serve_refuses_a_bad_file(tmp_path):
     assert "dataset 'lfs' has no coding task" in result.output
 
 
+@pytest.mark.slow
 def test_challenge_accounts_issues_each_account_once(tmp_path):
     """`squad challenge accounts` writes one 0600 sheet; a second run issues nothing."""
     import csv

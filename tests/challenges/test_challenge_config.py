@@ -202,3 +202,17 @@ def test_database_settings_refuses(url, match):
 
     with pytest.raises(InvalidInputError, match=match):
         database_settings(url, Path("/srv/state"))
+
+
+def test_example_challenge_file_is_valid():
+    """The example shipped with the package reads as documented."""
+    from pathlib import Path
+
+    import squad.challenges
+    from squad.challenges import read_challenge
+
+    example = Path(squad.challenges.__file__).parent / "example.yml"
+    config = read_challenge(example)
+    assert (config.dataset, config.metrics) == ("soc2010", ("accuracy", "f1_macro"))
+    assert config.roster == example.parent / "roster.csv"
+    assert config.organisers == ("organiser",)

@@ -450,3 +450,10 @@ def test_simultaneous_uploads_cannot_pass_the_cap(fresh):
         thread.join(timeout=120)
     assert sorted(statuses) == [201] * 3 + [429] * 5
     assert Submission.objects.filter(team__name="red").count() == 3
+
+
+def test_committed_migrations_match_the_models(site):
+    """`makemigrations --check` finds nothing to write: the migrations are committed."""
+    from django.core.management import call_command
+
+    call_command("makemigrations", "challenges", "--check", "--dry-run", verbosity=0)
