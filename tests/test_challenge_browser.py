@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 from browser_helpers import ConsoleLog, artifacts_on_failure, launch_chromium
-from challenges.challenge_helpers import (
+from challenges.challenge_support import (
     SQUAD,
     free_port,
     http_get,

@@ -16,7 +16,7 @@ import os
 import shutil
 
 import pytest
-from challenge_helpers import (
+from challenge_support import (
     DATABASES,
     PG_BIN,
     PostgresCluster,

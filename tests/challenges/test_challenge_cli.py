@@ -63,7 +63,7 @@ def test_challenge_accounts_issues_each_account_once(tmp_path):
     """`squad challenge accounts` writes one 0600 sheet; a second run issues nothing."""
     import csv
 
-    from challenge_helpers import SQUAD, write_challenge
+    from challenge_support import SQUAD, write_challenge
 
     challenge = write_challenge(tmp_path / "c")
     state = tmp_path / "state"

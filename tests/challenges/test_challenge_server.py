@@ -10,7 +10,7 @@ import subprocess
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from challenge_helpers import (
+from challenge_support import (
     DATABASES,
     SQUAD,
     free_port,

@@ -11,7 +11,7 @@ import io
 import zipfile
 
 import pytest
-from challenge_helpers import (
+from challenge_support import (
     EVIL_TEAM,
     chmod_state,
     close_challenge,

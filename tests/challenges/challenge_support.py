@@ -1,4 +1,4 @@
-"""Helpers of the challenge server's tests (the fixtures are in conftest.py)."""
+"""Shared by the challenge server's tests: files, sites, clusters and servers."""
 
 from __future__ import annotations
 
