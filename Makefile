@@ -32,7 +32,8 @@ run: install
 	$(BIN)/squad board build runs/coding --out runs/site; exit $$status
 
 # Debian packages the tests need: bubblewrap isolates the kernels that run student code,
-# chromium is the browser the JupyterLab tests drive.
+# PostgreSQL (15 on Debian 12) is the challenge server's shared database (its tests start a throwaway
+# cluster), chromium is the browser the JupyterLab tests drive.
 APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
 system-deps:
@@ -41,6 +42,13 @@ system-deps:
 	    apt-get update -qq && $(APT_INSTALL) bubblewrap; \
 	  else \
 	    echo "bubblewrap is missing: run 'sudo apt-get install bubblewrap' (grading falls back to weaker isolation without it)"; \
+	  fi; \
+	fi
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && $(APT_INSTALL) postgresql; \
+	  else \
+	    echo "PostgreSQL is missing: run 'sudo apt-get install postgresql' (the challenge server's PostgreSQL tests are skipped without it)"; \
 	  fi; \
 	fi
 

@@ -8,7 +8,10 @@ itself or inline data.
 
 from __future__ import annotations
 
-BASE = """<!DOCTYPE html>
+from squad.board.style import CSS
+
+BASE = (
+    """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -17,20 +20,9 @@ BASE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }}</title>
 <style>
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; }
-table { border-collapse: collapse; font-size: 0.9em; }
-th, td { padding: 0.25em 0.6em; border-bottom: 1px solid #ddd; text-align: right; }
-th { background: #f3f3f3; }
-td.text, th.text { text-align: left; }
-img { max-width: 100%; }
-figure { display: inline-block; margin: 0.5em; vertical-align: top; }
-.flag { color: #a00; font-weight: bold; }
-.note { color: #555; font-size: 0.9em; }
-nav { margin-bottom: 1em; }
-dl.facts { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
-dl.facts dt { font-weight: bold; }
-dl.facts dd { margin: 0; white-space: pre-wrap; }
-</style>
+"""
+    + CSS
+    + """</style>
 </head>
 <body>
 {% if nav %}<nav>{% for item in nav %}<a href="{{ item.href }}">{{ item.text }}</a>
@@ -41,6 +33,7 @@ dl.facts dd { margin: 0; white-space: pre-wrap; }
 </body>
 </html>
 """
+)
 
 MACROS = """{% macro ranking(view) -%}
 {% if view.flagged %}<h2>Flagged runs</h2>

@@ -12,6 +12,7 @@ One module per command family:
 - ``keys``: ``squad keys``.
 - ``runs``: ``squad run``.
 - ``board``: ``squad leaderboard``, ``squad submit``, ``squad board``.
+- ``challenges``: ``squad challenge``.
 - ``grading``: ``squad grade``, ``squad feedback``.
 - ``course``: ``squad course``, ``squad lab``.
 - ``hub``: ``squad hub``.
@@ -34,6 +35,7 @@ from squad import __version__
 from squad._imports import mask_slow_optional_imports
 from squad.cli.base import group
 from squad.cli.board import board_group, leaderboard, submit
+from squad.cli.challenges import challenge_group
 from squad.cli.course import course_group, lab
 from squad.cli.data import datasets
 from squad.cli.grading import feedback, grade
@@ -52,6 +54,7 @@ __all__ = ["main"]
         leaderboard,
         submit,
         board_group,
+        challenge_group,
         grade,
         feedback,
         course_group,

@@ -120,8 +120,8 @@ def leaderboard(
 @click.option(
     "--language", help="ECOICOP language when the file has no language column (pl)."
 )
-@click.option("--member", required=True, help="Member or organisation submitting.")
-@click.option("--model-name", required=True, help="Name of the model.")
+@click.option("--member", help="Member or organisation submitting (not with --to).")
+@click.option("--model-name", help="Name of the model (not with --to).")
 @click.option("--description", default="", help="How the predictions were made.")
 @click.option(
     "--fact",
@@ -138,24 +138,44 @@ def leaderboard(
     show_default=True,
     help="The run goes to OUT/coding/<run_id>/.",
 )
+@click.option(
+    "--to",
+    "server",
+    metavar="URL",
+    help="Upload to the challenge server at URL instead of writing a run folder.",
+)
+@click.option(
+    "--token",
+    envvar="SQUAD_CHALLENGE_TOKEN",
+    help="Your challenge API token (with --to; or $SQUAD_CHALLENGE_TOKEN).",
+)
 @key_options
 def submit(
     predictions: Path,
     dataset: str,
     protocol: str | None,
     language: str | None,
-    member: str,
-    model_name: str,
+    member: str | None,
+    model_name: str | None,
     description: str,
     facts: tuple[str, ...],
     out: Path,
+    server: str | None,
+    token: str | None,
     key: Path | None,
     sign: bool,
 ) -> None:
     """Score a PREDICTIONS file (CSV or Parquet, from any tool) and add it to the board.
 
-    The run is signed with your key (`squad keys new`), if you have one.
+    The run is signed with your key (`squad keys new`), if you have one. With --to, the
+    file goes to a challenge server instead; your team is the one of your token.
     """
+    if server is not None:
+        _submit_to_server(predictions, server, token)
+        return
+    for value, option in ((member, "--member"), (model_name, "--model-name")):
+        if not value:
+            raise click.UsageError(f"Missing option '{option}'.")
     from squad.board.submit import submit_predictions
     from squad.records import read_record
 
@@ -188,6 +208,18 @@ def submit(
     )
     if signing_key is None and sign:
         unsigned_note()
+
+
+def _submit_to_server(predictions: Path, server: str, token: str | None) -> None:
+    from squad.challenges.client import upload_predictions
+
+    if not token:
+        raise click.UsageError("--to needs --token (or $SQUAD_CHALLENGE_TOKEN).")
+    row = upload_predictions(predictions, server, token)
+    click.echo(
+        f"Queued submission {row['id']} for team {row['team']} "
+        f"(sha256 {row['sha256'][:12]}); see {server.rstrip('/')}/team/"
+    )
 
 
 @group("board")

@@ -1,0 +1,272 @@
+"""The participants' pages: overview, data, submit, my team, the board, logging in.
+
+Every page is a Django template (autoescaped) over values read here; the team is always
+the logged-in user's. Private scores appear only once the last phase has closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from squad.board.style import CSS
+from squad.challenges import standings
+from squad.challenges.intake import (
+    Refused,
+    accept_upload,
+    check_body_size,
+    current_phase,
+    slots_left,
+)
+from squad.challenges.models import Challenge, LoginAttempt, Submission
+
+__all__ = [
+    "board",
+    "data",
+    "final_board_open",
+    "login_view",
+    "logout_view",
+    "overview",
+    "picks",
+    "stylesheet",
+    "submit",
+    "team",
+    "texts",
+]
+
+#: Failed logins allowed per user name, and per address, in `LOGIN_WINDOW`.
+LOGIN_FAILURES_PER_USER = 5
+LOGIN_FAILURES_PER_ADDRESS = 20
+LOGIN_WINDOW = dt.timedelta(minutes=15)
+
+_EXTRA_CSS = """header { display: flex; gap: 1em; align-items: baseline; }
+header form { display: inline; }
+.error { color: #a00; }
+code.digest { word-break: break-all; }
+"""
+
+
+def _page(request, template: str, status: int = 200, **context):
+    challenge = Challenge.objects.get()
+    context.update(challenge=challenge, config=settings.SQUAD_CHALLENGE)
+    return render(request, f"challenges/{template}", context, status=status)
+
+
+def final_board_open(challenge, now: dt.datetime) -> bool:
+    """Whether the last phase has closed, so private scores may be shown."""
+    last = challenge.phase_set.order_by("-closes").first()
+    return last is not None and now >= last.closes
+
+
+def _team_of(request):
+    participant = getattr(request.user, "participant", None)
+    return None if participant is None else participant.team
+
+
+@require_GET
+def overview(request):
+    """The challenge: task, phases, rules, and the private labels' digest once open."""
+    now = timezone.now()
+    challenge = Challenge.objects.get()
+    phases = list(challenge.phase_set.all())
+    opened = bool(phases) and now >= phases[0].opens
+    return _page(
+        request,
+        "overview.html",
+        phases=phases,
+        phase=current_phase(challenge, now),
+        opened=opened,
+        closed=final_board_open(challenge, now),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request):
+    """Log in with a user name and password; repeated failures are refused a while."""
+    error = ""
+    status = 200
+    if request.method == "POST":
+        username = request.POST.get("username", "")[:150]
+        password = request.POST.get("password", "")
+        address = request.META.get("REMOTE_ADDR", "")[:64]
+        since = timezone.now() - LOGIN_WINDOW
+        recent = LoginAttempt.objects.filter(at__gte=since)
+        if (
+            recent.filter(username=username).count() >= LOGIN_FAILURES_PER_USER
+            or recent.filter(address=address).count() >= LOGIN_FAILURES_PER_ADDRESS
+        ):
+            error = "Too many failed logins; wait 15 minutes and try again."
+            status = 429
+        else:
+            user = authenticate(request, username=username, password=password)
+            if user is not None:
+                login(request, user)
+                return redirect("team" if hasattr(user, "participant") else "overview")
+            LoginAttempt.objects.create(username=username, address=address)
+            error = "Unknown user name or wrong password."
+            status = 401
+    return _page(request, "login.html", status=status, error=error)
+
+
+@require_POST
+def logout_view(request):
+    """Log out (a form with its CSRF token, never a link)."""
+    logout(request)
+    return redirect("overview")
+
+
+@login_required
+@require_GET
+def data(request):
+    """Where participants download the test texts, and what to upload."""
+    return _page(request, "data.html")
+
+
+@login_required
+@require_GET
+def texts(request):
+    """The test records without labels, as CSV."""
+    from squad.challenges.labels import texts_csv
+
+    body = texts_csv(settings.SQUAD_CHALLENGE, settings.SQUAD_DATA_HOME)
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="test_texts.csv"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submit(request):
+    """The upload form, and taking an upload for the user's own team."""
+    config = settings.SQUAD_CHALLENGE
+    team = _team_of(request)
+    if team is None:
+        return HttpResponseForbidden("Only members of a team can submit.")
+    now = timezone.now()
+    error = ""
+    status = 200
+    if request.method == "POST":
+        try:
+            check_body_size(request, config)
+        except Refused as err:
+            return HttpResponse(str(err), status=err.status)
+        upload = request.FILES.get("file")
+        if upload is None:
+            error, status = "Choose a predictions file to upload.", 400
+        else:
+            try:
+                accept_upload(
+                    request.user,
+                    upload,
+                    config=config,
+                    state_dir=settings.SQUAD_STATE,
+                    now=now,
+                )
+            except Refused as err:
+                error, status = str(err), err.status
+            else:
+                _wake_queue()
+                return redirect("team")
+    left = slots_left(team, now, config.daily_cap, config.total_cap)
+    return _page(
+        request, "submit.html", status=status, error=error, team=team, left=left
+    )
+
+
+def _wake_queue() -> None:
+    queue = getattr(settings, "SQUAD_QUEUE", None)
+    if queue is not None:
+        queue.wake()
+
+
+@login_required
+@require_GET
+def team(request):
+    """The user's team: its submissions, their status and scores, its final picks."""
+    config = settings.SQUAD_CHALLENGE
+    own = _team_of(request)
+    if own is None:
+        return HttpResponseForbidden("Only members of a team have a team page.")
+    now = timezone.now()
+    challenge = Challenge.objects.get()
+    return _page(
+        request,
+        "team.html",
+        team=own,
+        submissions=own.submissions.select_related("user", "phase"),
+        show_private=final_board_open(challenge, now),
+        left=slots_left(own, now, config.daily_cap, config.total_cap),
+    )
+
+
+@login_required
+@require_POST
+def picks(request):
+    """Set the team's final picks: at most ``final_picks`` of its scored submissions."""
+    config = settings.SQUAD_CHALLENGE
+    own = _team_of(request)
+    if own is None:
+        return HttpResponseForbidden("Only members of a team can pick.")
+    if final_board_open(Challenge.objects.get(), timezone.now()):
+        return HttpResponseForbidden("The challenge has closed; picks are final.")
+    try:
+        chosen = {int(v) for v in request.POST.getlist("pick")}
+    except ValueError:
+        return HttpResponse("Picks are submission numbers.", status=400)
+    scored = own.submissions.filter(status=Submission.SCORED)
+    if len(chosen) > config.final_picks or scored.filter(pk__in=chosen).count() != len(
+        chosen
+    ):
+        msg = f"Pick at most {config.final_picks} of your team's scored submissions."
+        return HttpResponse(msg, status=400)
+    own.submissions.update(picked=False)
+    scored.filter(pk__in=chosen).update(picked=True)
+    return redirect("team")
+
+
+def board_rows(challenge) -> list[dict]:
+    """Every scored submission as a plain row for :mod:`squad.challenges.standings`."""
+    rows = Submission.objects.filter(
+        team__challenge=challenge, status=Submission.SCORED
+    ).values("id", "team__name", "created", "public_scores", "private_scores", "picked")
+    return [{**r, "team": r["team__name"]} for r in rows]
+
+
+@require_GET
+def board(request):
+    """The live public board; after the close, the final board with private scores."""
+    config = settings.SQUAD_CHALLENGE
+    challenge = Challenge.objects.get()
+    closed = final_board_open(challenge, timezone.now())
+    rows = board_rows(challenge)
+    if closed:
+        ranked = standings.final_board(rows, config.metrics, config.final_picks)
+        field = "private_scores"
+    else:
+        ranked = standings.public_board(rows, config.metrics)
+        field = "public_scores"
+    table = [
+        {
+            "rank": r["rank"],
+            "team": r["team"],
+            "scores": [f"{r[field].get(m, float('nan')):.4f}" for m in config.metrics],
+            "created": r["created"],
+        }
+        for r in ranked
+    ]
+    return _page(request, "board.html", closed=closed, table=table)
+
+
+@require_GET
+def stylesheet(request):
+    """The board site's stylesheet, served so that no page needs inline style."""
+    response = HttpResponse(CSS + _EXTRA_CSS, content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "max-age=3600"
+    return response

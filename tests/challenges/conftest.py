@@ -1,0 +1,84 @@
+"""Fixtures of the challenge server's tests: one real challenge per process and database.
+
+Django is configured once per process, so every test of this folder that a pytest
+worker runs shares one challenge (``site``): a state folder, a roster of four teams (one
+of them named with HTML) and an organiser, on a SQLite file and then on a database of a
+throwaway PostgreSQL cluster (``postgres``); each test runs on both. ``fresh`` empties the
+submissions, the failed logins and the uploads before a test and opens the phase again.
+Scoring in these tests calls the queue's own steps in the test's process
+(:func:`score_queued`); the end-to-end test runs the real server and its workers.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+
+import pytest
+
+from tests.support.challenges import (
+    DATABASES,
+    PG_BIN,
+    PostgresCluster,
+    Site,
+    use_database,
+    write_challenge,
+)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster for this test process, stopped at the end."""
+    if not (PG_BIN / "initdb").exists():
+        reason = f"PostgreSQL is not installed ({PG_BIN}/initdb): run make system-deps"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    cluster = PostgresCluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def challenge_config(tmp_path_factory):
+    """The challenge file of this process's tests (Django is configured for it once)."""
+    from squad.challenges import read_challenge
+
+    return read_challenge(write_challenge(tmp_path_factory.mktemp("challenge")))
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def site(request, tmp_path_factory, challenge_config) -> Site:
+    """The process's challenge on each database: migrated, roster loaded, phase open."""
+    from squad.challenges.server import open_challenge
+
+    config = challenge_config
+    folder = tmp_path_factory.mktemp(f"challenge-{request.param}")
+    state = tmp_path_factory.getbasetemp() / "challenge-state"
+    url = f"sqlite:///{folder / 'challenge.sqlite3'}"
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres").create_database(folder.name)
+    from django.conf import settings
+
+    if settings.configured:
+        use_database(url, state)
+    opened = open_challenge(config, state_dir=state, db_url=url)
+    with open(opened["sheet"], newline="", encoding="utf-8") as handle:
+        credentials = {row["user"]: row for row in csv.DictReader(handle)}
+    return Site(config, state, credentials, request.param)
+
+
+@pytest.fixture
+def fresh(site) -> Site:
+    """The site with no submissions, no failed logins, no uploads, the phase open."""
+    from squad.challenges.models import LoginAttempt, Phase, Submission
+
+    Submission.objects.all().delete()
+    LoginAttempt.objects.all().delete()
+    phase = site.config.phases[0]
+    Phase.objects.filter(name=phase.name).update(opens=phase.opens, closes=phase.closes)
+    uploads = site.state / "uploads"
+    shutil.rmtree(uploads)
+    uploads.mkdir()
+    return site

@@ -1,0 +1,114 @@
+"""The real server: ``squad challenge serve`` in its own process, driven over HTTP."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import subprocess
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.support.challenges import (
+    DATABASES,
+    SQUAD,
+    free_port,
+    http_get,
+    predictions_csv,
+    start_server,
+    stop_server,
+    wait_for,
+    write_challenge,
+)
+
+
+def _execute(db: str, state, sql: str) -> list[tuple]:
+    """Run one SQL statement on the server's database, as an operator would."""
+    if not db:
+        with sqlite3.connect(state / "challenge.sqlite3") as conn:
+            return conn.execute(sql).fetchall()
+    import psycopg
+
+    parts = urlsplit(db)
+    with psycopg.connect(
+        host=parse_qs(parts.query)["host"][0],
+        port=parts.port,
+        user=parts.username,
+        dbname=parts.path.lstrip("/"),
+        autocommit=True,
+    ) as conn:
+        cursor = conn.execute(sql)
+        return cursor.fetchall() if cursor.description else []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database", DATABASES)
+def test_served_challenge_scores_uploads_from_the_command_line(
+    tmp_path, database, request
+):
+    """Start the server, submit with `squad submit --to`, see the score; a restart keeps
+    it, and scores again a submission a dead server left half-scored."""
+    challenge = write_challenge(tmp_path / "c")
+    state, log, port = tmp_path / "state", tmp_path / "server.log", free_port()
+    db = ""
+    if database == "postgresql":
+        db = request.getfixturevalue("postgres").create_database("served")
+    url = f"http://127.0.0.1:{port}/"
+    server = start_server(challenge, state, port, log, db)
+    try:
+        wait_for(lambda: http_get(url)[0] == 200, 120, "the server answering")
+        (sheet,) = state.glob("accounts-*.csv")
+        with sheet.open(newline="") as handle:
+            tokens = {r["user"]: r["token"] for r in csv.DictReader(handle)}
+        predictions = tmp_path / "predictions.csv"
+        predictions.write_bytes(predictions_csv(wrong=500))
+        sent = subprocess.run(
+            [*SQUAD, "submit", str(predictions), "--to", url],
+            env={**os.environ, "SQUAD_CHALLENGE_TOKEN": tokens["alice"]},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert sent.returncode == 0, sent.stderr
+        assert "for team red" in sent.stdout
+        number = int(sent.stdout.split("submission ")[1].split()[0])
+        status_url = f"{url}api/submissions/{number}/"
+
+        def scored():
+            status, body = http_get(status_url, tokens["bob"])
+            row = json.loads(body) if status == 200 else {}
+            return row if row.get("status") in ("scored", "failed") else None
+
+        row = wait_for(scored, 180, "scoring")
+        assert row["status"] == "scored", row
+        assert 0.8 < row["public_score"] < 1.0
+        assert "private_score" not in row
+        assert http_get(status_url, tokens["dave"])[0] == 404
+        assert http_get(status_url, "wrong-token")[0] == 401
+        board = http_get(url + "board/")[1].decode()
+        assert "red" in board and f"{row['public_score']:.4f}" in board
+        assert stop_server(server) == 0
+        # As if the server had died while scoring it: the row is left 'scoring'.
+        _execute(
+            db,
+            state,
+            "UPDATE challenges_submission SET status = 'scoring', public_score = NULL "
+            f"WHERE id = {number}",
+        )
+        server = start_server(challenge, state, port, log, db)
+        wait_for(lambda: http_get(url)[0] == 200, 120, "the restarted server answering")
+        assert len(list(state.glob("accounts-*.csv"))) == 1  # no account issued twice
+        again = wait_for(scored, 180, "scoring again after the restart")
+        assert again["status"] == "scored"
+        assert again["public_score"] == row["public_score"]
+        counts = _execute(
+            db,
+            state,
+            f"SELECT n_scorings FROM challenges_submission WHERE id = {number}",
+        )
+        assert counts == [(2,)]
+    finally:
+        if server.poll() is None:
+            assert stop_server(server) == 0, log.read_text()[-2000:]
