@@ -68,7 +68,7 @@ class NotebookResults(pytest.Item):
         self.expected = expected
 
     def runtest(self) -> None:
-        from squad.record import read_metrics_log
+        from squad.records import read_metrics_log
 
         run_dir = _RUN_DIRS.get(self.parent.path.name)
         assert run_dir is not None, "the notebook's cells did not run"
