@@ -1,8 +1,9 @@
 """Benchmark: 200 participants submit to a real challenge server within one minute.
 
 A challenge of soc2010 with 200 participants in 50 teams of 4 is served by the real
-command (``python -m squad.cli challenge serve``, waitress and 2 scoring processes, SQLite)
-on a free port. Each participant uploads one predictions file (5,709 rows, a different
+command (``python -m squad.cli challenge serve``, waitress and 2 scoring processes) on a
+free port, once on SQLite and once on PostgreSQL (a throwaway cluster, as the tests
+start it; ``--db sqlite`` or ``--db postgresql`` runs one). Each participant uploads one predictions file (5,709 rows, a different
 share of wrong codes each) through the token API, as ``squad submit --to`` does, at a
 moment drawn uniformly (seeded) within one minute, from 32 client threads. The benchmark
 then waits until every submission has left the queue and reads the database:
@@ -20,6 +21,7 @@ about time (the machine is shared and noisy), only about the counts. Run with
 
 from __future__ import annotations
 
+import argparse
 import concurrent.futures as cf
 import csv
 import datetime as dt
@@ -37,8 +39,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-import squad
-from squad.challenges.client import upload_predictions
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import squad  # noqa: E402
+from squad.challenges.client import upload_predictions  # noqa: E402
 
 N_PARTICIPANTS = 200
 TEAM_SIZE = 4
@@ -104,18 +108,45 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _rows(db: Path) -> list[tuple]:
+_QUERY = "SELECT status, created, scored, n_scorings FROM challenges_submission"
+
+
+def _rows(db: Path | str) -> list[tuple]:
+    if isinstance(db, str):  # a PostgreSQL URL
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            return conn.execute(_QUERY).fetchall()
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
-        return conn.execute(
-            "SELECT status, created, scored, n_scorings FROM challenges_submission"
-        ).fetchall()
+        return conn.execute(_QUERY).fetchall()
 
 
-def _time(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value)
+def _time(value: str | dt.datetime) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--db", choices=["sqlite", "postgresql", "both"], default="both"
+    )
+    args = parser.parse_args()
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    for kind in kinds:
+        if kind == "sqlite":
+            bench(None)
+            continue
+        from tests.support.challenges import PostgresCluster
+
+        cluster = PostgresCluster()
+        try:
+            bench(cluster.create_database("bench"))
+        finally:
+            cluster.stop()
+
+
+def bench(db_url: str | None) -> None:
+    """Run the benchmark on SQLite (``db_url`` None) or the PostgreSQL database given."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         challenge = _write_challenge(folder)
@@ -126,7 +157,8 @@ def main() -> None:
         started = time.monotonic()
         server = subprocess.Popen(
             [sys.executable, "-m", "squad.cli", "challenge", "serve", str(challenge)]
-            + ["--state", str(state), "--port", str(port), "--jobs", "2"],
+            + ["--state", str(state), "--port", str(port), "--jobs", "2"]
+            + (["--db", db_url] if db_url else []),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -151,7 +183,7 @@ def main() -> None:
             with cf.ThreadPoolExecutor(CLIENT_THREADS) as pool:
                 ids = list(pool.map(send, range(N_PARTICIPANTS)))
             sent_in = time.monotonic() - begin
-            db = state / "challenge.sqlite3"
+            db = db_url or state / "challenge.sqlite3"
             deadline = time.monotonic() + 900
             while any(r[0] in ("queued", "scoring") for r in _rows(db)):
                 if time.monotonic() > deadline:
@@ -173,7 +205,8 @@ def main() -> None:
     last = max(_time(r[2]) for r in rows)
     p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
     print(
-        f"challenge server: {N_PARTICIPANTS} participants in "
+        f"challenge server on {'PostgreSQL' if db_url else 'SQLite'}: "
+        f"{N_PARTICIPANTS} participants in "
         f"{N_PARTICIPANTS // TEAM_SIZE} teams, set-up with accounts {setup:.0f} s"
     )
     print(
