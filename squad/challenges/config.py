@@ -1,6 +1,7 @@
 """The challenge file (``CHALLENGE.yml``): read once, checked, frozen.
 
-A challenge file names a coding task of the catalogue, the metric that ranks teams, the
+A challenge file names a coding task of the catalogue (``dataset:``) or the organiser's
+own labelled file kept on the server (``labels:``), the metric that ranks teams, the
 phases with their opening and closing times, the submission caps, the team size and the
 share of the test records that the public board scores. Every problem is one line of
 `squad.errors.InvalidInputError` that names the key, the value found and what to write.
@@ -16,14 +17,28 @@ from typing import Any
 
 from squad.errors import InvalidInputError, MissingFileError
 
-__all__ = ["METRICS", "ChallengeConfig", "Phase", "parse_challenge", "read_challenge"]
+__all__ = [
+    "MAX_LABEL_ROWS",
+    "METRICS",
+    "ChallengeConfig",
+    "LabelsFile",
+    "Phase",
+    "parse_challenge",
+    "read_challenge",
+]
 
 #: Metrics a challenge can rank by, each higher-is-better.
 METRICS = ("accuracy", "f1_macro", "f1_weighted")
 
+#: The most records an organiser's labels file may hold.
+MAX_LABEL_ROWS = 2_000_000
+
+_LABEL_KEYS = {"file", "id", "text", "label", "sha256"}
+
 _KEYS = {
     "title",
     "dataset",
+    "labels",
     "protocol",
     "language",
     "metric",
@@ -50,11 +65,26 @@ class Phase:
 
 
 @dataclass(frozen=True)
+class LabelsFile:
+    """The organiser's own labelled file (``labels:``): where it is, which columns.
+
+    ``file`` is relative to the challenge file's folder until :func:`read_challenge`
+    makes it absolute; ``sha256`` (optional) is checked when the server starts.
+    """
+
+    file: Path
+    id: str
+    text: tuple[str, ...]
+    label: str
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
 class ChallengeConfig:
     """A checked challenge file (see :func:`read_challenge`)."""
 
     title: str
-    dataset: str
+    dataset: str | None
     protocol: str | None
     language: str | None
     metric: str
@@ -70,6 +100,7 @@ class ChallengeConfig:
     roster: Path | None = None
     organisers: tuple[str, ...] = ()
     path: Path | None = None
+    labels: LabelsFile | None = None
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -125,6 +156,81 @@ def _phases(raw: Any, where: str) -> tuple[Phase, ...]:
     return tuple(phases)
 
 
+def _column(value: Any, where: str, key: str, example: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        msg = f"labels.{key} {value!r} must name a column of the file; write e.g. {example}."
+        raise _fail(where, msg)
+    return value.strip()
+
+
+def _labels(raw: Any, where: str) -> LabelsFile:
+    example = "{file: answers.csv, id: record_id, text: [title], label: code}"
+    if not isinstance(raw, dict):
+        raise _fail(
+            where, f"labels must be a mapping, got {raw!r}; write e.g. {example}."
+        )
+    unknown = sorted(set(raw) - _LABEL_KEYS)
+    missing = sorted({"file", "id", "text", "label"} - set(raw))
+    if unknown or missing:
+        msg = (
+            f"labels takes file, id, text, label and optionally sha256 "
+            f"(unknown: {', '.join(unknown) or 'none'}; missing: "
+            f"{', '.join(missing) or 'none'}); write e.g. {example}."
+        )
+        raise _fail(where, msg)
+    name = raw["file"]
+    if not isinstance(name, str) or not name.strip():
+        msg = f"labels.file {name!r} must be a path; write e.g. answers.csv."
+        raise _fail(where, msg)
+    file = Path(name.strip())
+    if file.is_absolute() or ".." in file.parts or "\\" in name:
+        msg = (
+            f"labels.file {name!r} must be a path inside the challenge file's folder; "
+            "write e.g. answers.csv or data/answers.parquet."
+        )
+        raise _fail(where, msg)
+    if file.suffix.lower() not in (".csv", ".parquet"):
+        msg = f"labels.file {name!r} must be a .csv or .parquet file."
+        raise _fail(where, msg)
+    texts = raw["text"]
+    texts = [texts] if isinstance(texts, str) else texts
+    if not isinstance(texts, list) or not texts:
+        msg = f"labels.text {raw['text']!r} must list the text columns; write e.g. [title]."
+        raise _fail(where, msg)
+    text = tuple(_column(t, where, "text", "[title]") for t in texts)
+    id_ = _column(raw["id"], where, "id", "record_id")
+    label = _column(raw["label"], where, "label", "code")
+    names = [id_, *text, label]
+    if len(set(names)) != len(names):
+        msg = (
+            f"labels names the column(s) {', '.join(names)}; id, each text and label "
+            "must be different columns."
+        )
+        raise _fail(where, msg)
+    if id_ != "record_id" and "record_id" in text:
+        msg = (
+            "labels.text names 'record_id', the id column of the participants' file; "
+            "rename that text column."
+        )
+        raise _fail(where, msg)
+    digest = raw.get("sha256")
+    if digest is not None and not isinstance(digest, str):
+        msg = (
+            f"labels.sha256 was read as {digest!r}, not text; put the sha256 in quotes, "
+            "e.g. sha256: '0a1b...'."
+        )
+        raise _fail(where, msg)
+    if digest is not None:
+        digest = digest.strip().lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            msg = (
+                f"labels.sha256 {raw['sha256']!r} is not a sha256 (64 hex digits); "
+                "write the output of `sha256sum FILE`, or leave it out."
+            )
+            raise _fail(where, msg)
+    return LabelsFile(file=file, id=id_, text=text, label=label, sha256=digest)
+
+
 def parse_challenge(raw: Any, where: str = "challenge file") -> ChallengeConfig:
     """Check a challenge's settings (the parsed YAML) and freeze them.
 
@@ -163,7 +269,18 @@ def parse_challenge(raw: Any, where: str = "challenge file") -> ChallengeConfig:
     if not title:
         raise _fail(where, "give the challenge a title.")
     dataset = raw.get("dataset")
-    if dataset not in SCORED_DATASETS:
+    if ("dataset" in raw) == ("labels" in raw):
+        msg = (
+            "give exactly one of dataset (a catalogue task: "
+            f"{', '.join(SCORED_DATASETS)}) or labels (your own labelled file)."
+        )
+        raise _fail(where, msg)
+    labels = _labels(raw["labels"], where) if "labels" in raw else None
+    if labels is not None:
+        for key in ("protocol", "language"):
+            if raw.get(key) is not None:
+                raise _fail(where, f"{key} applies to a catalogue dataset, not labels.")
+    elif dataset not in SCORED_DATASETS:
         msg = (
             f"dataset {dataset!r} has no coding task; use {', '.join(SCORED_DATASETS)}."
         )
@@ -213,6 +330,7 @@ def parse_challenge(raw: Any, where: str = "challenge file") -> ChallengeConfig:
         max_upload_mb=float(size),
         roster=None if raw.get("roster") is None else Path(str(raw["roster"])),
         organisers=tuple(organisers),
+        labels=labels,
     )
 
 
@@ -252,6 +370,22 @@ def read_challenge(path: str | Path) -> ChallengeConfig:
     roster = config.roster
     if roster is not None and not roster.is_absolute():
         roster = path.resolve().parent / roster
+    labels = config.labels
+    if labels is not None:
+        folder = path.resolve().parent
+        target = (folder / labels.file).resolve()
+        if not target.is_relative_to(folder):
+            msg = (
+                f"{path}: labels.file {str(labels.file)!r} leads out of the challenge "
+                f"file's folder ({target}); keep the file inside {folder}."
+            )
+            raise InvalidInputError(msg)
+        labels = LabelsFile(**{**labels.__dict__, "file": target})
     return ChallengeConfig(
-        **{**config.__dict__, "roster": roster, "path": path.resolve()}
+        **{
+            **config.__dict__,
+            "roster": roster,
+            "path": path.resolve(),
+            "labels": labels,
+        }
     )

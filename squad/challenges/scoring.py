@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from squad.challenges.config import ChallengeConfig
 from squad.challenges.labels import HeldLabels, held_labels
 from squad.errors import InvalidInputError, UserError
 
-__all__ = ["metric_value", "score_upload", "subset_scores"]
+__all__ = ["check_own_predictions", "metric_value", "score_upload", "subset_scores"]
 
 
 def metric_value(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -89,6 +90,85 @@ def subset_scores(
     return parts[0], parts[1]
 
 
+def _examples(values, n: int = 3) -> str:
+    return ", ".join(str(v) for v in list(values)[:n])
+
+
+def check_own_predictions(
+    frame: pd.DataFrame, ids: pd.Index, source: str = "predictions"
+) -> np.ndarray:
+    """Check predictions against the held ids of an organiser's own labels.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The uploaded file, as :func:`squad.board.submit.read_predictions` reads it.
+    ids : Index
+        The held records' ids (text), in the held labels' order.
+    source : str, default="predictions"
+        How messages name the file.
+
+    Returns
+    -------
+    ndarray
+        The predicted label of every held record, aligned with ``ids``.
+
+    Raises
+    ------
+    squad.errors.InvalidInputError
+        One line listing every problem found (it names ids, never a label).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"record_id": ["a", "c", "c"], "predicted": ["x", "y", "z"]})
+    >>> check_own_predictions(f, pd.Index(["a", "b"]))
+    Traceback (most recent call last):
+    ...
+    squad.errors.InvalidInputError: predictions is not a valid predictions file: 1 test ids missing (e.g. b); 1 duplicated ids (e.g. c); 2 unknown ids (e.g. c, c). Fix it and submit again.
+    """
+    head = f"{source} is not a valid predictions file: "
+    tail = " Fix it and submit again."
+    frame = frame.copy()
+    stripped = [str(c).strip() for c in frame.columns]
+    if len(set(stripped)) != len(stripped):
+        msg = f"{head}two columns have the same name once spaces are trimmed.{tail}"
+        raise InvalidInputError(msg)
+    frame.columns = stripped
+    missing = [c for c in ("record_id", "predicted") if c not in frame]
+    if missing:
+        names = ", ".join(repr(c) for c in missing)
+        found = ", ".join(frame.columns) or "no columns"
+        plural = "s" if len(missing) > 1 else ""
+        msg = f"{head}missing column{plural} {names} (found: {found}).{tail}"
+        raise InvalidInputError(msg)
+    given = frame["record_id"].astype("string").fillna("").str.strip().astype(object)
+    predicted = frame["predicted"].astype("string").fillna("").str.strip()
+    known = given.isin(ids)
+    problems = []
+    absent = ids.difference(pd.Index(given[known]), sort=False)
+    if len(absent):
+        problems.append(f"{len(absent)} test ids missing (e.g. {_examples(absent)})")
+    repeated = given[known & given.duplicated(keep="first")]
+    if len(repeated):
+        problems.append(
+            f"{len(repeated)} duplicated ids (e.g. {_examples(repeated.unique())})"
+        )
+    if (~known).any():
+        problems.append(
+            f"{int((~known).sum())} unknown ids (e.g. {_examples(given[~known])})"
+        )
+    blank = known & (predicted == "")
+    if blank.any():
+        problems.append(
+            f"{int(blank.sum())} ids without a prediction "
+            f"(e.g. {_examples(given[blank])})"
+        )
+    if problems:
+        raise InvalidInputError(head + "; ".join(problems) + "." + tail)
+    by_id = pd.Series(predicted.to_numpy(dtype=object), index=pd.Index(given))
+    return by_id.reindex(ids).to_numpy(dtype=object)
+
+
 @functools.lru_cache(maxsize=4)
 def _held(config: ChallengeConfig, data_home: str | None) -> HeldLabels:
     return held_labels(config, data_home)
@@ -117,6 +197,19 @@ def score_upload(
     from squad.board.predictions import check_predictions
     from squad.board.submit import read_predictions
 
+    if config.labels is not None:
+        held = _held(config, data_home)  # a broken labels file is the server's fault
+        try:
+            frame = read_predictions(path)
+            predicted = check_own_predictions(
+                frame, held.labels.index, source=Path(path).name
+            )
+        except (UserError, ValueError, KeyError) as err:
+            return {"error": " ".join(str(err).split())[:500]}
+        public, private = subset_scores(
+            held.labels.to_numpy(dtype=object), predicted, held.public, config.metrics
+        )
+        return {"public": public, "private": private}
     try:
         frame = read_predictions(path)
         checked = check_predictions(

@@ -50,8 +50,10 @@ def open_challenge(
         ``sheet`` (the new credentials' file, or None), ``n_accounts`` (created now),
         ``private_sha256``.
     """
+    from squad.challenges.labels import held_labels, private_digest
     from squad.challenges.settings import configure
 
+    held = held_labels(config, data_home)  # a bad labels file stops here, first
     configure(
         config,
         state_dir=state_dir,
@@ -63,15 +65,13 @@ def open_challenge(
     from django.db import transaction
 
     from squad.challenges.accounts import load_roster, write_sheet
-    from squad.challenges.labels import held_labels, private_digest
     from squad.challenges.models import Challenge, Phase
 
     call_command("migrate", interactive=False, verbosity=0)
-    held = held_labels(config, data_home)
     with transaction.atomic():
         challenge = Challenge.objects.first() or Challenge()
         challenge.title = config.title
-        challenge.dataset = config.dataset
+        challenge.dataset = config.dataset or ""
         challenge.protocol = config.protocol or ""
         challenge.private_sha256 = private_digest(held)
         challenge.n_public = held.n_public

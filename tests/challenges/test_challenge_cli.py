@@ -81,3 +81,25 @@ def test_challenge_accounts_issues_each_account_once(tmp_path):
     assert second.returncode == 0, second.stderr
     assert "No new accounts" in second.stdout
     assert len(list(state.glob("accounts-*.csv"))) == 1
+
+
+def test_challenge_serve_refuses_labels_with_a_wrong_sha256(tmp_path):
+    """A labels file whose sha256 is not the one written: one line, before Django."""
+    from tests.support.challenges import OWN_TASK, write_challenge, write_own_labels
+
+    folder = tmp_path / "c"
+    answers = write_own_labels(folder)
+    task = OWN_TASK[:-1] + ", sha256: " + "f" * 64 + "}"
+    challenge = write_challenge(folder, task=task)
+    state = tmp_path / "state"
+    result = CliRunner().invoke(
+        main, ["challenge", "serve", str(challenge), "--state", str(state)]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1
+    assert "labels.sha256" in result.output and "not ffff" in result.output
+    assert not state.exists()
+    import hashlib
+
+    right = hashlib.sha256(answers.read_bytes()).hexdigest()
+    assert right in result.output

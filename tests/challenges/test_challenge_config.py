@@ -216,3 +216,202 @@ def test_example_challenge_file_is_valid():
     assert (config.dataset, config.metrics) == ("soc2010", ("accuracy", "f1_macro"))
     assert config.roster == example.parent / "roster.csv"
     assert config.organisers == ("organiser",)
+
+
+def test_example_own_labels_file_is_valid(tmp_path):
+    """The own-labels example reads, and serves a generated answers file beside it."""
+    import shutil
+    from pathlib import Path
+
+    import squad.challenges
+    from squad.challenges import read_challenge
+    from squad.challenges.labels import held_labels, texts_csv
+
+    source = Path(squad.challenges.__file__).parent / "example-own-labels.yml"
+    example = tmp_path / source.name
+    shutil.copy(source, example)
+    answers = pd.DataFrame(
+        {"record_id": range(10), "title": [f"job {i}" for i in range(10)]}
+    ).assign(code=lambda f: ["A1", "B2"] * 5)
+    answers.to_csv(tmp_path / "answers.csv", index=False)
+    config = read_challenge(example)
+    assert config.dataset is None and config.labels.file == tmp_path / "answers.csv"
+    assert config.metrics == ("f1_macro", "accuracy")
+    assert held_labels(config).n_public == 3
+    assert b"A1" not in texts_csv(config) and b"job 9" in texts_csv(config)
+
+
+OWN = {
+    "title": "T",
+    "labels": {"file": "answers.csv", "id": "rid", "text": ["title"], "label": "code"},
+    "phases": [PHASE],
+}
+
+
+def _own(**labels):
+    return {**OWN, "labels": {**OWN["labels"], **labels}}
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        ({**OWN, "dataset": "soc2010"}, "give exactly one of dataset .* or labels"),
+        ({"title": "T", "phases": [PHASE]}, "give exactly one of dataset .* or labels"),
+        ({**OWN, "labels": "answers.csv"}, "labels must be a mapping"),
+        (_own(file="../x.csv"), r"labels.file '\.\./x\.csv' must be a path inside"),
+        (_own(file="/srv/x.csv"), r"labels.file '/srv/x\.csv' must be a path inside"),
+        (_own(file="a/../../x.csv"), "must be a path inside"),
+        (_own(file="answers.xlsx"), "must be a .csv or .parquet file"),
+        (_own(text=[]), "labels.text .* must list the text columns"),
+        (_own(label=""), "labels.label '' must name a column"),
+        (_own(label="title"), "must be different columns"),
+        (_own(text=["record_id"]), "labels.text names 'record_id'"),
+        (_own(sha256="abc"), "labels.sha256 'abc' is not a sha256"),
+        (
+            _own(sha256=10**63),
+            "labels.sha256 was read as .*, not text; put the sha256 in quotes",
+        ),
+        (_own(colour="red"), "unknown: colour"),
+        ({**OWN, "labels": {"file": "a.csv"}}, "missing: id, label, text"),
+        ({**OWN, "protocol": "random"}, "protocol applies to a catalogue dataset"),
+    ],
+)
+def test_labels_entry_refuses_with_one_line(raw, match):
+    """Each wrong labels setting is one line naming the key, the value and the fix."""
+    with pytest.raises(InvalidInputError, match=match) as info:
+        parse_challenge(raw)
+    assert "\n" not in str(info.value)
+
+
+def test_labels_entry_is_read():
+    """A text column may be given alone; the sha256 is kept in lower case."""
+    config = parse_challenge(_own(text="title", sha256="A" * 64))
+    assert config.dataset is None
+    assert config.labels.text == ("title",)
+    assert config.labels.sha256 == "a" * 64
+
+
+def _write(folder, labels: dict):
+    import yaml
+
+    path = folder / "CHALLENGE.yml"
+    raw = {**OWN, "labels": {**OWN["labels"], **labels}}
+    raw["phases"] = [{k: str(v) for k, v in PHASE.items()}]
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def test_read_challenge_refuses_a_labels_file_leading_out(tmp_path):
+    """A symlink inside the folder that leads out of it is refused; one inside is not."""
+    from squad.challenges.config import read_challenge
+
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("rid,title,code\n1,a,b\n")
+    folder = tmp_path / "challenge"
+    folder.mkdir()
+    (folder / "answers.csv").symlink_to(outside)
+    with pytest.raises(InvalidInputError, match="leads out of the challenge") as info:
+        read_challenge(_write(folder, {}))
+    assert "\n" not in str(info.value)
+    (folder / "answers.csv").unlink()
+    (folder / "data").mkdir()
+    (folder / "data" / "real.csv").write_text("rid,title,code\n1,a,b\n")
+    (folder / "answers.csv").symlink_to(folder / "data" / "real.csv")
+    config = read_challenge(_write(folder, {}))
+    assert config.labels.file == folder / "data" / "real.csv"
+    with pytest.raises(InvalidInputError, match=r"labels.file '\.\./x\.csv'"):
+        read_challenge(_write(folder, {"file": "../x.csv"}))
+
+
+def _labels_file(folder, text: str, **labels):
+    from squad.challenges.config import read_challenge
+
+    folder.mkdir(exist_ok=True)
+    (folder / "answers.csv").write_text(text, encoding="utf-8")
+    return read_challenge(_write(folder, labels)).labels
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("rid,title\n1,a\n", r"has no column 'code' \(found: rid, title\)"),
+        ("rid,title,code\n", "has 0 records"),
+        (
+            "rid,title,code\n1,a,x\n1,b,y\n",
+            r"1 ids repeated in column 'rid' \(e.g. '1'\)",
+        ),
+        (
+            "rid,title,code\n1,a,x\n ,b,y\n",
+            r"1 empty ids in column 'rid' \(e.g. data rows 2\)",
+        ),
+        (
+            "rid,title,code\n1,a,x\n2,b,\n",
+            r"1 empty labels in column 'code' \(e.g. ids '2'\)",
+        ),
+    ],
+)
+def test_labels_file_problems_are_one_line(tmp_path, text, match):
+    """A missing column, a repeated or empty id, an empty label: one line each."""
+    from squad.challenges.labels import read_labels_file
+
+    spec = _labels_file(tmp_path / "c", text)
+    with pytest.raises(InvalidInputError, match=match) as info:
+        read_labels_file(spec)
+    assert "\n" not in str(info.value)
+
+
+def test_labels_file_row_limit(tmp_path, monkeypatch):
+    """More records than the limit are refused."""
+    from squad.challenges import labels
+
+    monkeypatch.setattr(labels, "MAX_LABEL_ROWS", 2)
+    spec = _labels_file(tmp_path / "c", "rid,title,code\n1,a,x\n2,b,y\n3,c,z\n")
+    with pytest.raises(InvalidInputError, match="has 3 records; a challenge needs"):
+        labels.read_labels_file(spec)
+
+
+def test_labels_file_sha256_is_checked(tmp_path):
+    """The right sha256 reads; a wrong one is refused naming both digests."""
+    from squad.challenges.labels import read_labels_file
+
+    text = "rid,title,code\n1,a,x\n2,b,y\n"
+    right = hashlib.sha256(text.encode()).hexdigest()
+    spec = _labels_file(tmp_path / "c", text, sha256=right)
+    assert list(read_labels_file(spec)["code"]) == ["x", "y"]
+    spec = _labels_file(tmp_path / "c", text, sha256="0" * 64)
+    with pytest.raises(InvalidInputError, match=f"has sha256 {right}, not 0000"):
+        read_labels_file(spec)
+
+
+def test_parquet_labels_file_is_read_as_text(tmp_path):
+    """A Parquet file with numeric ids and labels gives text ids and labels."""
+    from squad.challenges.config import read_challenge
+    from squad.challenges.labels import held_labels, texts_csv
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    frame = pd.DataFrame(
+        {"rid": [3, 1, 2], "title": ["a", "b", "c"], "code": [7, 8, 9]}
+    )
+    frame.to_parquet(folder / "answers.parquet")
+    config = read_challenge(_write(folder, {"file": "answers.parquet"}))
+    held = held_labels(config)
+    assert list(held.labels.index) == ["3", "1", "2"]
+    assert list(held.labels) == ["7", "8", "9"]
+    assert texts_csv(config) == b"record_id,title\n3,a\n1,b\n2,c\n"
+
+
+def test_check_own_predictions():
+    """Problems are listed on one line; a good file is aligned with the held ids."""
+    from squad.challenges.scoring import check_own_predictions
+
+    ids = pd.Index(["a", "b", "c"])
+    good = pd.DataFrame({"predicted": ["y", "x", "z"], "record_id": ["b", "a", "c"]})
+    assert list(check_own_predictions(good, ids)) == ["x", "y", "z"]
+    with pytest.raises(InvalidInputError, match="missing column 'predicted'"):
+        check_own_predictions(pd.DataFrame({"record_id": ["a"]}), ids)
+    blank = good.assign(predicted=["y", "", "z"])
+    with pytest.raises(
+        InvalidInputError, match=r"1 ids without a prediction \(e.g. a\)"
+    ):
+        check_own_predictions(blank, ids)

@@ -22,8 +22,13 @@ EVIL_TEAM = "<b>blue</b><script>alert(1)</script>"
 DATABASES = ["sqlite", "postgresql"]
 
 
-def write_challenge(folder: Path, *, daily: int = 3, total: int = 5) -> Path:
-    """A challenge file and its roster in ``folder``; the phase is open until 2099."""
+def write_challenge(
+    folder: Path, *, daily: int = 3, total: int = 5, task: str = "dataset: soc2010"
+) -> Path:
+    """A challenge file and its roster in ``folder``; the phase is open until 2099.
+
+    ``task`` is the line naming what is coded: a catalogue ``dataset:`` or ``labels:``.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     roster = folder / "roster.csv"
     with roster.open("w", newline="", encoding="utf-8") as out:
@@ -39,7 +44,7 @@ def write_challenge(folder: Path, *, daily: int = 3, total: int = 5) -> Path:
         textwrap.dedent(
             f"""\
             title: Test challenge
-            dataset: soc2010
+            {task}
             metric: accuracy
             tie_breakers: [f1_macro]
             phases:
@@ -58,6 +63,43 @@ def write_challenge(folder: Path, *, daily: int = 3, total: int = 5) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+#: The labels of the organiser's own file (:func:`write_own_labels`): values that are
+#: never an id nor a text, so a page showing one of them shows a label.
+OWN_LABELS = ("K101", "K102", "K103", "K104", "K105", "K106")
+OWN_TASK = "labels: {file: answers.csv, id: rid, text: [title, place], label: code}"
+
+
+def write_own_labels(folder: Path, *, n: int = 200, name: str = "answers.csv") -> Path:
+    """The organiser's labelled file: ids ``r0001``.., two text columns, a label."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["rid", "title", "place", "code"])
+        for i in range(n):
+            label = OWN_LABELS[(i * 7) % len(OWN_LABELS)]
+            writer.writerow(
+                [f"r{i:04d}", f"worker {i}, grade {i % 9}", "Warsaw", label]
+            )
+    return path
+
+
+def own_answers(path: Path) -> list[tuple[str, str]]:
+    """The (id, label) pairs of an organiser's labelled file, in its order."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [(row["rid"], row["code"]) for row in csv.DictReader(handle)]
+
+
+def own_predictions_csv(pairs: list[tuple[str, str]], *, wrong: int = 0) -> bytes:
+    """A predictions file for an own-labels challenge, the first ``wrong`` changed."""
+    lines = ["record_id,predicted"]
+    for i, (rid, label) in enumerate(pairs):
+        if i < wrong:
+            label = OWN_LABELS[(OWN_LABELS.index(label) + 1) % len(OWN_LABELS)]
+        lines.append(f"{rid},{label}")
+    return ("\n".join(lines) + "\n").encode()
 
 
 class Site:
@@ -89,6 +131,43 @@ class Site:
 
     def token(self, user: str) -> str:
         return self.credentials[user]["token"]
+
+
+def site_routes() -> list[str]:
+    """Every URL pattern of the challenge site."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                yield from walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                yield prefix + str(p.pattern)
+
+    return list(walk(get_resolver().url_patterns))
+
+
+def fetch_every_route(client, token: str) -> dict[tuple[str, bool], tuple[int, str]]:
+    """GET every route with every submission and team id, with and without the token.
+
+    Returns ``{(path, with_token): (status, body)}``.
+    """
+    from squad.challenges.models import Submission, Team
+
+    ids = [str(s) for s in Submission.objects.values_list("id", flat=True)]
+    ids += [str(t) for t in Team.objects.values_list("id", flat=True)]
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    bodies = {}
+    for route in site_routes():
+        for value in ids if "<int:" in route else [None]:
+            path = "/" + route
+            if value is not None:
+                path = path.split("<int:")[0] + value + "/" + path.split(">/", 1)[1]
+            for extra in ({}, headers):
+                response = client.get(path, **extra)
+                body = b"".join(response) if response.streaming else response.content
+                bodies[(path, bool(extra))] = (response.status_code, body.decode())
+    return bodies
 
 
 def close_challenge() -> None:
@@ -222,15 +301,23 @@ class PostgresCluster:
 
 def use_database(url: str, state: Path) -> None:
     """Point this process's Django at another database (tests only)."""
+    from squad.challenges.settings import database_settings
+
+    use_database_settings(database_settings(url, state))
+
+
+def use_database_settings(entry: dict) -> None:
+    """Point this process's Django at the database ``entry`` describes (tests only)."""
     from django.conf import settings
     from django.db import connections
 
-    from squad.challenges.settings import database_settings
-
     connections.close_all()
-    settings.DATABASES["default"] = database_settings(url, state)
+    settings.DATABASES["default"] = entry
     connections.__dict__.pop("settings", None)  # re-read DATABASES
-    del connections["default"]
+    try:
+        del connections["default"]
+    except AttributeError:  # not opened since the last switch
+        pass
 
 
 # --------------------------------------------------------------------------- servers
