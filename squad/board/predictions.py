@@ -27,7 +27,8 @@ __all__ = [
     "TestLabels",
     "check_predictions",
     "dataset_spec",
-    "test_labels",
+    "require_columns",
+    "labels_of_test_split",
 ]
 
 PREDICTIONS_FILE = "predictions.parquet"
@@ -38,7 +39,7 @@ _EXAMPLES = 3
 # --------------------------------------------------------------------------- labels
 @dataclass(frozen=True)
 class TestLabels:
-    """The labels a predictions file is scored against (see :func:`test_labels`)."""
+    """The labels a predictions file is scored against (:func:`labels_of_test_split`)."""
 
     __test__ = False  # not a pytest test class, whatever its name
 
@@ -91,7 +92,7 @@ def _default_protocol(dataset: str) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def test_labels(
+def labels_of_test_split(
     dataset: str,
     protocol: str | None,
     languages: tuple[str, ...] | None,
@@ -202,6 +203,28 @@ def _as_numbers(values: pd.Series) -> pd.Series:
     return pd.to_numeric(text, errors="coerce").astype(float)
 
 
+def require_columns(
+    frame: pd.DataFrame, columns: tuple[str, ...], head: str, tail: str
+) -> None:
+    """Raise one line naming the ``columns`` that ``frame`` lacks, and those it has.
+
+    Examples
+    --------
+    >>> require_columns(pd.DataFrame({"id": [1]}), ("record_id", "predicted"),
+    ...                 "p.csv is not valid: ", " Fix it.")
+    Traceback (most recent call last):
+    ...
+    squad.errors.InvalidInputError: p.csv is not valid: missing columns 'record_id', 'predicted' (found: id). Fix it.
+    """
+    missing = [c for c in columns if c not in frame]
+    if missing:
+        names = ", ".join(repr(c) for c in missing)
+        found = ", ".join(map(str, frame.columns)) or "no columns"
+        plural = "s" if len(missing) > 1 else ""
+        msg = f"{head}missing column{plural} {names} (found: {found}).{tail}"
+        raise InvalidInputError(msg)
+
+
 def check_predictions(
     predictions: pd.DataFrame,
     dataset: str,
@@ -274,13 +297,7 @@ def check_predictions(
         frame = frame.rename(columns={"product_id": "record_id"})
     head = f"{source} is not a valid {dataset} predictions file: "
     tail = " Fix it and submit again."
-    missing = [c for c in ("record_id", "predicted") if c not in frame]
-    if missing:
-        names = ", ".join(repr(c) for c in missing)
-        found = ", ".join(frame.columns) or "no columns"
-        plural = "s" if len(missing) > 1 else ""
-        msg = f"{head}missing column{plural} {names} (found: {found}).{tail}"
-        raise InvalidInputError(msg)
+    require_columns(frame, ("record_id", "predicted"), head, tail)
     if "languages" in spec:
         if "language" in frame:
             frame["language"] = _as_codes(frame["language"]).str.lower()
@@ -290,7 +307,7 @@ def check_predictions(
             languages = (language or "pl",)
     else:
         languages = None
-    truth = test_labels(
+    truth = labels_of_test_split(
         dataset,
         protocol or _default_protocol(dataset),
         languages,

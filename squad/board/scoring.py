@@ -39,7 +39,7 @@ from squad.board.predictions import (
     TOP_K,
     check_predictions,
     dataset_spec,
-    test_labels,
+    labels_of_test_split,
 )
 from squad.board.safety import one_line
 from squad.errors import FileProblemError, InvalidInputError
@@ -176,7 +176,7 @@ def score_checked_table(
     from squad.evaluation.metrics import coding_report
 
     languages = tuple(frame.attrs["languages"]) if frame.attrs["languages"] else None
-    truth = test_labels(
+    truth = labels_of_test_split(
         frame.attrs["dataset"],
         frame.attrs["protocol"],
         languages,

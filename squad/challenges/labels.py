@@ -1,8 +1,8 @@
 """The held-back labels of a challenge: the test records, cut into public and private.
 
 For a catalogue task (``dataset:``) the organiser's server loads the test split with
-:func:`squad.load_dataset` (through :func:`squad.board.predictions.test_labels`, the
-board's own scorer's labels); those labels are public, since anyone can load them. For
+:func:`squad.load_dataset` (through
+:func:`squad.board.predictions.labels_of_test_split`, the board's own scorer's labels); those labels are public, since anyone can load them. For
 the organiser's own file (``labels:``) the server reads that file
 (:func:`read_labels_file`), which never leaves the server. Either way the records are
 cut into a public part, scored on the
@@ -220,11 +220,11 @@ def held_labels(config: ChallengeConfig, data_home: Any = None) -> HeldLabels:
         )
         public = split_keys(truth.index, config.public_fraction, config.seed)
         return HeldLabels(labels=truth, public=public)
-    from squad.board.predictions import test_labels
+    from squad.board.predictions import labels_of_test_split
     from squad.data.catalogue import read_cards
 
     languages = (config.language or "pl",) if config.dataset == "ecoicop" else None
-    truth = test_labels(
+    truth = labels_of_test_split(
         config.dataset,
         config.protocol or read_cards()[config.dataset].default_protocol,
         languages,

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from squad.board.predictions import require_columns
 from squad.challenges.config import ChallengeConfig
 from squad.challenges.labels import HeldLabels, held_labels
 from squad.errors import InvalidInputError, UserError
@@ -120,11 +121,12 @@ def check_own_predictions(
 
     Examples
     --------
-    >>> f = pd.DataFrame({"record_id": ["a", "c", "c"], "predicted": ["x", "y", "z"]})
-    >>> check_own_predictions(f, pd.Index(["a", "b"]))
+    >>> f = pd.DataFrame({"record_id": ["a", "c", "c", "d", "d"],
+    ...                   "predicted": ["x", "y", "z", "x", "y"]})
+    >>> check_own_predictions(f, pd.Index(["a", "b", "c"]))
     Traceback (most recent call last):
     ...
-    squad.errors.InvalidInputError: predictions is not a valid predictions file: 1 test ids missing (e.g. b); 1 duplicated ids (e.g. c); 2 unknown ids (e.g. c, c). Fix it and submit again.
+    squad.errors.InvalidInputError: predictions is not a valid predictions file: 1 test ids missing (e.g. b); 1 duplicated ids (e.g. c); 2 unknown ids (e.g. d). Fix it and submit again.
     """
     head = f"{source} is not a valid predictions file: "
     tail = " Fix it and submit again."
@@ -134,13 +136,7 @@ def check_own_predictions(
         msg = f"{head}two columns have the same name once spaces are trimmed.{tail}"
         raise InvalidInputError(msg)
     frame.columns = stripped
-    missing = [c for c in ("record_id", "predicted") if c not in frame]
-    if missing:
-        names = ", ".join(repr(c) for c in missing)
-        found = ", ".join(frame.columns) or "no columns"
-        plural = "s" if len(missing) > 1 else ""
-        msg = f"{head}missing column{plural} {names} (found: {found}).{tail}"
-        raise InvalidInputError(msg)
+    require_columns(frame, ("record_id", "predicted"), head, tail)
     given = frame["record_id"].astype("string").fillna("").str.strip().astype(object)
     predicted = frame["predicted"].astype("string").fillna("").str.strip()
     known = given.isin(ids)
@@ -155,7 +151,8 @@ def check_own_predictions(
         )
     if (~known).any():
         problems.append(
-            f"{int((~known).sum())} unknown ids (e.g. {_examples(given[~known])})"
+            f"{int((~known).sum())} unknown ids "
+            f"(e.g. {_examples(given[~known].unique())})"
         )
     blank = known & (predicted == "")
     if blank.any():
