@@ -34,7 +34,7 @@ __all__ = ["feedback", "grade"]
     "--memory",
     "memory_mb",
     type=int,
-    default=2048,
+    default=3072,  # squad.kernels.sandbox.policy.DEFAULT_MEMORY_MB, without its imports
     show_default=True,
     help="Memory limit of each kernel, in MB.",
 )

@@ -53,6 +53,7 @@ from squad.grading.workspace import (
     should_grade,
 )
 from squad.kernels.sandbox import SandboxPolicy, check_kernel_start
+from squad.kernels.sandbox.policy import DEFAULT_MEMORY_MB
 
 __all__ = [
     "Course",
@@ -361,7 +362,7 @@ def grade_assignment(
     scheduler: str | None = None,
     cell_timeout: int | None = None,
     notebook_timeout: float | None = 600,
-    memory_mb: int | None = 2048,
+    memory_mb: int | None = DEFAULT_MEMORY_MB,
     cpu_seconds: int | None = None,
     max_processes: int | None = 64,
     output_limit_mb: float = 1.0,
@@ -388,7 +389,7 @@ def grade_assignment(
         Seconds per cell; default: the course's ``Execute.timeout`` (nbgrader: 30).
     notebook_timeout : float or None, default=600
         Seconds for the whole notebook.
-    memory_mb : int or None, default=2048
+    memory_mb : int or None, default=DEFAULT_MEMORY_MB (3072)
         Memory limit of each kernel (address space of each process, and resident
         memory of its whole process tree).
     cpu_seconds : int, default=None

@@ -209,3 +209,12 @@ def test_a_bug_shows_its_traceback_with_verbose(monkeypatch):
         "Error: this is a bug in squad (KeyError: 'n_rows'); the traceback is above, "
         "and please report it."
     )
+
+
+def test_grade_memory_default_is_the_sandbox_default():
+    """`squad grade --memory` defaults to the kernels' own default, written twice."""
+    from squad.cli.grading import grade
+    from squad.kernels.sandbox.policy import DEFAULT_MEMORY_MB
+
+    [option] = [p for p in grade.params if p.name == "memory_mb"]
+    assert option.default == DEFAULT_MEMORY_MB

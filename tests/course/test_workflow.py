@@ -6,9 +6,11 @@ from an LMS-style zip with ``zip_collect``) -> ``autograde`` -> ``generate_feedb
 ``export``, and a trainee runs ``nbgrader validate``. Every sample submission in
 ``tests/fixtures/submissions`` is graded once and its exact score is read back from the
 gradebook; every typical mistake in them must fail a check the trainee can see, with a
-message that names it. To use both cores, two copies run side by side; each grades its submissions
-in a single ``autograde`` run, except one assignment graded with ``squad grade``
-(sandboxed), which writes the same gradebook.
+message that names it. To use both cores, two copies run side by side. Each grades its
+submissions as an instructor of the course does, with ``squad grade`` (sandboxed, one
+kernel at a time per copy), except the assignment collected from the zip, which plain
+``nbgrader autograde`` grades; that run then finds the others graded and leaves them as
+``squad grade`` wrote them, so the feedback and export read one gradebook.
 """
 
 from __future__ import annotations
@@ -308,8 +310,17 @@ HALVES = (
         "07-synthetic-data",
     ),
 )
-#: Graded with `squad grade` before `nbgrader autograde` runs (which then skips it).
+#: Graded by plain `nbgrader autograde`; `squad grade` grades every other assignment
+#: before it runs (and it then skips them).
+NBGRADER_GRADED = ZIP_ASSIGNMENT
+#: Whose `squad grade` logs the tests read.
 SQUAD_GRADED = "00a-from-spss-to-python"
+
+
+#: ipykernel's notice, on the stderr of a kernel started over TCP.
+NESTED_KERNEL_NOTICE = re.compile(
+    r"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption\."
+)
 
 
 def _notebook_name(assignment: str) -> str:
@@ -339,11 +350,13 @@ def _run_workflow(root: Path, assignments: tuple[str, ...]) -> dict[str, str]:
             target = root / "submitted" / student / assignment / f"{notebook}.ipynb"
             target.parent.mkdir(parents=True)
             shutil.copy(FIXTURES / assignment / f"{student}.ipynb", target)
-    outputs: dict = {}
-    if SQUAD_GRADED in assignments:
+    outputs: dict = {"squad_grade": {}}
+    for assignment in assignments:
+        if assignment == NBGRADER_GRADED:
+            continue
         # one kernel at a time: the other copy uses the second core
-        result = grade_assignment(SQUAD_GRADED, course=root, jobs=1, progress=False)
-        outputs["squad_grade"] = {o.student: o for o in result.outcomes}
+        result = grade_assignment(assignment, course=root, jobs=1, progress=False)
+        outputs["squad_grade"][assignment] = {o.student: o for o in result.outcomes}
     autograde = run_nbgrader(["autograde", "*"], course_dir=root)
     outputs["autograde_log"] = autograde.stdout + autograde.stderr
     run_nbgrader(["generate_feedback", "*"], course_dir=root)
@@ -378,9 +391,15 @@ def workflow(tmp_path_factory) -> dict:
         results = list(pool.map(_run_workflow, roots, HALVES))
     courses = {a: root for root, half in zip(roots, HALVES, strict=True) for a in half}
     outputs = {
-        k: v for result in results for k, v in result.items() if k != "autograde_log"
+        k: v
+        for result in results
+        for k, v in result.items()
+        if k not in ("autograde_log", "squad_grade")
     }
     outputs["autograde_log"] = "".join(r.get("autograde_log", "") for r in results)
+    outputs["squad_grade"] = {
+        a: o for r in results for a, o in r["squad_grade"].items()
+    }
     return {"courses": courses, "roots": roots, **outputs}
 
 
@@ -559,6 +578,10 @@ def test_model_answers_run_clean(course, assignment):
     ``tests/course/test_exercises.py``) and autograde restores the hidden tests, so its
     autograded copy is the source notebook run top to bottom. A write to stderr would
     zero a test cell under nbgrader.
+
+    One line is expected, outside the test cells: a kernel that the answer itself
+    starts (papermill's, in ``05``) says that it runs over TCP on loopback. The
+    grading kernel passes its children's stderr to the cell, as JupyterLab's does.
     """
     notebook = _notebook_name(assignment)
     path = course[assignment] / "autograded" / "full" / assignment / f"{notebook}.ipynb"
@@ -572,7 +595,13 @@ def test_model_answers_run_clean(course, assignment):
             if output.output_type == "error":
                 problems.append(f"{name}: {output.ename}: {output.evalue}")
             elif output.output_type == "stream" and output.name == "stderr":
-                problems.append(f"{name} wrote to stderr: {output.text.strip()[:300]}")
+                said = [
+                    line
+                    for line in output.text.splitlines()
+                    if not (meta.get("solution") and NESTED_KERNEL_NOTICE.match(line))
+                ]
+                if said:
+                    problems.append(f"{name} wrote to stderr: {said[0][:300]}")
         if meta.get("grade") and not meta.get("solution"):
             text = "".join(o.get("text", "") for o in cell.outputs)
             if "Visible tests passed." not in text:
@@ -665,11 +694,13 @@ def test_export_csv_has_every_score(workflow):
         assert max_scores[assignment] == assignment_points(source)["total"]
 
 
-def test_squad_grade_grades_every_submission(workflow, course):
-    """`squad grade` grades each sample submission in its sandbox, as nbgrader would."""
-    by_student = workflow["squad_grade"]
-    total, samples = EXPECTED[SQUAD_GRADED]
-    students = _students(SQUAD_GRADED)
+@pytest.mark.parametrize("assignment", sorted(set(EXPECTED) - {NBGRADER_GRADED}))
+def test_squad_grade_grades_every_submission(workflow, course, assignment):
+    """`squad grade` grades each sample submission in its sandbox, as nbgrader would;
+    `nbgrader autograde`, run afterwards, finds them graded and leaves them alone."""
+    by_student = workflow["squad_grade"][assignment]
+    total, samples = EXPECTED[assignment]
+    students = _students(assignment)
     assert sorted(by_student) == sorted(students)
     for student, outcome in by_student.items():
         assert outcome.status == "graded", (student, outcome.message)
@@ -680,6 +711,14 @@ def test_squad_grade_grades_every_submission(workflow, course):
         "untouched": 0,
         **{s: sum(by_cell.values()) for s, by_cell in samples.items()},
     }
+    # the gradebook rows the other tests check are those squad grade wrote
+    for student in students:
+        skipped = course[assignment] / "autograded" / student / assignment
+        assert f"Skipping existing assignment: {skipped}" in workflow["autograde_log"]
+
+
+def test_squad_grade_reports_what_each_test_said(course):
+    """The log of a graded submission tells the instructor why each point was lost."""
     logs = course[SQUAD_GRADED] / "reports" / SQUAD_GRADED / "logs"
     # A visible test's message reaches the trainee (the partly wrong answer misses the
     # persons aged exactly 16 and 24) ...
@@ -699,11 +738,16 @@ def test_squad_grade_grades_every_submission(workflow, course):
     )
     assert "did you add up the design weights" in lost[0]
     assert "_lfs" not in log and "_expected" not in log
-    # nbgrader autograde, run afterwards, found them graded and left them alone: the
-    # gradebook rows the other tests check are those squad grade wrote
-    for student in students:
-        skipped = course[SQUAD_GRADED] / "autograded" / student / SQUAD_GRADED
-        assert f"Skipping existing assignment: {skipped}" in workflow["autograde_log"]
+
+
+def test_plain_nbgrader_autograde_grades_the_zip_assignment(workflow, course):
+    """The assignment left to `nbgrader autograde` was graded by it, not skipped."""
+    log = workflow["autograde_log"]
+    for student in _students(NBGRADER_GRADED):
+        graded = course[NBGRADER_GRADED] / "autograded" / student / NBGRADER_GRADED
+        assert f"Skipping existing assignment: {graded}" not in log
+        assert graded.is_dir(), student
+    assert NBGRADER_GRADED not in workflow["squad_grade"]
 
 
 def test_validate_shows_trainee_which_visible_tests_pass(workflow):

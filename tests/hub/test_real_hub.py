@@ -747,6 +747,7 @@ class Person:
             self.page,
             self.console,
             server_log=self.hub.layout.log_file,
+            about=self.name,
         )
 
 

@@ -115,7 +115,7 @@ def test_build_kernel_env_matches_allowed_names_exactly():
         (
             SandboxPolicy(),
             {
-                "RLIMIT_AS": 2048 * MB,
+                "RLIMIT_AS": 3072 * MB,
                 "RLIMIT_CPU": 600,
                 "RLIMIT_NPROC": 64,
                 "RLIMIT_FSIZE": 100 * MB,

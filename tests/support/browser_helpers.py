@@ -180,12 +180,23 @@ class ConsoleLog:
 
 @contextlib.contextmanager
 def artifacts_on_failure(
-    name: str, page, console: ConsoleLog, *, server_log: Path | None = None
+    name: str,
+    page,
+    console: ConsoleLog,
+    *,
+    server_log: Path | None = None,
+    about: str | None = None,
 ) -> Iterator[None]:
-    """On an exception, save a screenshot, the page's HTML, the console and server logs."""
+    """On an exception, save a screenshot, the page's HTML, the console and server logs.
+
+    With ``about``, the server log's last lines that name it, or that warn or fail,
+    are added to the exception as a note: CI shows the report, not the saved files.
+    """
     try:
         yield
-    except BaseException:
+    except BaseException as err:
+        if about is not None and server_log is not None and server_log.exists():
+            err.add_note(log_lines_about(server_log, about))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(Exception):
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -195,6 +206,14 @@ def artifacts_on_failure(
         if server_log is not None and server_log.exists():
             shutil.copy2(server_log, ARTIFACTS / f"{name}.server.log")
         raise
+
+
+def log_lines_about(log: Path, about: str, last: int = 40) -> str:
+    """The last ``last`` lines of ``log`` that name ``about``, warn, fail or trace back."""
+    marks = (about, "[W ", "[E ", "[C ", "Traceback", "Error")
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    picked = [line for line in lines if any(mark in line for mark in marks)]
+    return f"{log.name}, lines about {about} or trouble:\n" + "\n".join(picked[-last:])
 
 
 def image_content(png: bytes) -> tuple[int, float]:

@@ -17,11 +17,14 @@ from squad.errors import InvalidInputError
 
 __all__ = [
     "DEFAULT_ENV_ALLOW",
+    "DEFAULT_MEMORY_MB",
     "ISOLATION_MODES",
     "SandboxCapabilities",
     "SandboxPolicy",
 ]
 
+#: Each kernel's memory, in MB, unless the caller says otherwise (see `SandboxPolicy`).
+DEFAULT_MEMORY_MB = 3072
 #: Sandbox modes, strongest first.
 ISOLATION_MODES = ("bwrap", "unshare", "rlimits", "none")
 DEFAULT_ENV_ALLOW = (
@@ -59,9 +62,11 @@ class SandboxPolicy:
 
     Parameters
     ----------
-    memory_mb : int or None, default=2048
+    memory_mb : int or None, default=3072
         Address-space limit (``RLIMIT_AS``) of each kernel process. A bare ipykernel
-        uses about 160 MB of address space, about 390 MB after ``import pandas``.
+        uses about 160 MB of address space, about 390 MB after ``import pandas``; the
+        course's heaviest model answer (``06-quality-and-drift``, two naive Bayes
+        coders over every SOC code) reaches 2.3 GB with 0.9 GB resident.
         Allocations beyond it raise ``MemoryError``. macOS does not enforce it.
     cpu_seconds : int or None, default=600
         CPU time (``RLIMIT_CPU``) of each process, kernel start-up included; the
@@ -116,7 +121,7 @@ class SandboxPolicy:
     squad.errors.InvalidInputError: SandboxPolicy isolation 'docker' is unknown. Use one of: auto, ...
     """
 
-    memory_mb: int | None = 2048
+    memory_mb: int | None = DEFAULT_MEMORY_MB
     cpu_seconds: int | None = 600
     max_processes: int | None = 64
     max_output_file_mb: int | None = 100
