@@ -62,6 +62,7 @@ class Phase:
     name: str
     opens: dt.datetime
     closes: dt.datetime
+    fact_sheet: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,16 @@ def _phases(raw: Any, where: str) -> tuple[Phase, ...]:
     phases = []
     for i, item in enumerate(raw, 1):
         spot = f"{where} phases[{i}]"
-        if not isinstance(item, dict) or set(item) != {"name", "opens", "closes"}:
-            raise _fail(spot, f"expected keys name, opens, closes; got {item!r}.")
+        if (
+            not isinstance(item, dict)
+            or not {"name", "opens", "closes"} <= set(item)
+            or not set(item) <= {"name", "opens", "closes", "fact_sheet"}
+        ):
+            msg = f"expected keys name, opens, closes (and fact_sheet); got {item!r}."
+            raise _fail(spot, msg)
+        fact_sheet = item.get("fact_sheet", False)
+        if not isinstance(fact_sheet, bool):
+            raise _fail(spot, f"fact_sheet must be true or false, not {fact_sheet!r}.")
         name = str(item["name"]).strip()
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise _fail(spot, f"name {name!r} must be letters, digits, - or _.")
@@ -150,7 +159,7 @@ def _phases(raw: Any, where: str) -> tuple[Phase, ...]:
             raise _fail(spot, f"closes ({closes}) is not after opens ({opens}).")
         if phases and opens < phases[-1].closes:
             raise _fail(spot, "opens before the previous phase closes.")
-        phases.append(Phase(name, opens, closes))
+        phases.append(Phase(name, opens, closes, fact_sheet))
     if len({p.name for p in phases}) != len(phases):
         raise _fail(f"{where} phases", "two phases share a name.")
     return tuple(phases)

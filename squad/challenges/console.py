@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -44,6 +44,8 @@ def console(request):
     teams = Team.objects.annotate(
         n_counted=Count("submissions", filter=Q(submissions__counted=True)),
         n_all=Count("submissions"),
+        fact_sheet_method=F("fact_sheet__method"),
+        fact_sheet_code_url=F("fact_sheet__code_url"),
     )
     recent = Submission.objects.select_related("team", "user")[:50]
     context = {

@@ -100,12 +100,13 @@ def accept_upload(user, upload, *, config, state_dir: Path, now: dt.datetime):
     Raises
     ------
     Refused
-        No team (403), no open phase (403), a file too big (413) or of the wrong kind
-        (400), or no slot left under the caps (429).
+        No team (403), no open phase (403), no fact sheet where the phase asks for
+        one (403), a file too big (413) or of the wrong kind (400), or no slot left
+        under the caps (429).
     """
     from django.db import transaction
 
-    from squad.challenges.models import Challenge, Submission
+    from squad.challenges.models import Challenge, FactSheet, Submission
 
     participant = getattr(user, "participant", None)
     if participant is None:
@@ -114,6 +115,13 @@ def accept_upload(user, upload, *, config, state_dir: Path, now: dt.datetime):
     phase = current_phase(Challenge.objects.get(), now)
     if phase is None:
         raise Refused("No phase of the challenge is open now.", 403)
+    if phase.needs_fact_sheet and not FactSheet.objects.filter(team=team).exists():
+        msg = (
+            f"Team {team.name!r} has no fact sheet: the {phase.name!r} phase takes "
+            "submissions only from teams that say how they made them; fill it in "
+            "from the My team page (team/factsheet/)."
+        )
+        raise Refused(msg, 403)
     name = _safe_name(upload.name)
     suffix = Path(name).suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:

@@ -14,6 +14,7 @@ from django.db import models
 __all__ = [
     "ApiToken",
     "Challenge",
+    "FactSheet",
     "LoginAttempt",
     "Participant",
     "Phase",
@@ -34,13 +35,15 @@ class Challenge(models.Model):
 
 
 class Phase(models.Model):
-    """A phase: submissions are taken from ``opens`` to ``closes``."""
+    """A phase: submissions are taken from ``opens`` to ``closes``; with
+    ``needs_fact_sheet``, only from teams that have filled in their fact sheet."""
 
     challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE)
     name = models.CharField(max_length=100)
     position = models.PositiveIntegerField()
     opens = models.DateTimeField()
     closes = models.DateTimeField()
+    needs_fact_sheet = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["position"]
@@ -70,6 +73,18 @@ class Participant(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participant"
     )
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
+
+
+class FactSheet(models.Model):
+    """A team's fact sheet (see :mod:`squad.challenges.factsheets`): one per team."""
+
+    team = models.OneToOneField(
+        Team, on_delete=models.CASCADE, related_name="fact_sheet"
+    )
+    method = models.TextField(max_length=2000)
+    code_url = models.CharField(max_length=300)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    updated = models.DateTimeField(auto_now=True)
 
 
 class ApiToken(models.Model):

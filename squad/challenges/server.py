@@ -85,6 +85,7 @@ def open_challenge(
                     "position": position,
                     "opens": phase.opens,
                     "closes": phase.closes,
+                    "needs_fact_sheet": phase.fact_sheet,
                 },
             )
     issued = load_roster(config, challenge)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("submit/", views.submit, name="submit"),
     path("team/", views.team, name="team"),
     path("team/picks/", views.picks, name="picks"),
+    path("team/factsheet/", views.factsheet, name="factsheet"),
     path("board/", views.board, name="board"),
     path("style.css", views.stylesheet, name="style"),
     path("console/", console.console, name="console"),

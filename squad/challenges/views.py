@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from squad.board.style import CSS
 from squad.challenges import standings
+from squad.challenges.factsheets import MAX_CODE_URL, MAX_METHOD, check_fact_sheet
 from squad.challenges.intake import (
     Refused,
     accept_upload,
@@ -25,11 +26,18 @@ from squad.challenges.intake import (
     current_phase,
     slots_left,
 )
-from squad.challenges.models import Challenge, LoginAttempt, Submission
+from squad.challenges.models import (
+    Challenge,
+    FactSheet,
+    LoginAttempt,
+    Submission,
+)
+from squad.errors import InvalidInputError
 
 __all__ = [
     "board",
     "data",
+    "factsheet",
     "final_board_open",
     "login_view",
     "logout_view",
@@ -203,6 +211,63 @@ def team(request):
         submissions=own.submissions.select_related("user", "phase"),
         show_private=final_board_open(challenge, now),
         left=slots_left(own, now, config.daily_cap, config.total_cap),
+        sheet=FactSheet.objects.filter(team=own).first(),
+        sheet_needed=_phases_needing_sheets(challenge),
+    )
+
+
+def _phases_needing_sheets(challenge) -> list[str]:
+    return list(
+        challenge.phase_set.filter(needs_fact_sheet=True).values_list("name", flat=True)
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def factsheet(request):
+    """The team's fact sheet: method and code link; any member edits it until close."""
+    own = _team_of(request)
+    if own is None:
+        return HttpResponseForbidden("Only members of a team have a fact sheet.")
+    challenge = Challenge.objects.get()
+    closed = final_board_open(challenge, timezone.now())
+    sheet = FactSheet.objects.filter(team=own).first()
+    method = sheet.method if sheet else ""
+    code_url = sheet.code_url if sheet else ""
+    error, status = "", 200
+    if request.method == "POST":
+        if closed:
+            return HttpResponseForbidden(
+                "The challenge has closed; fact sheets are final."
+            )
+        method = request.POST.get("method", "")[: 2 * MAX_METHOD]
+        code_url = request.POST.get("code_url", "")[: 2 * MAX_CODE_URL]
+        try:
+            fields = check_fact_sheet(method, code_url)
+        except InvalidInputError as err:
+            error, status = str(err), 400
+        else:
+            FactSheet.objects.update_or_create(
+                team=own,
+                defaults={
+                    "method": fields.method,
+                    "code_url": fields.code_url,
+                    "by": request.user,
+                },
+            )
+            return redirect("team")
+    return _page(
+        request,
+        "factsheet.html",
+        status=status,
+        error=error,
+        team=own,
+        method=method,
+        code_url=code_url,
+        closed=closed,
+        sheet_needed=_phases_needing_sheets(challenge),
+        max_method=MAX_METHOD,
+        max_code_url=MAX_CODE_URL,
     )
 
 
@@ -252,12 +317,19 @@ def board(request):
     else:
         ranked = standings.public_board(rows, config.metrics)
         field = "public_scores"
+    # methods stay the teams' own until the close
+    sheets = (
+        {s.team.name: s for s in FactSheet.objects.select_related("team")}
+        if closed
+        else {}
+    )
     table = [
         {
             "rank": r["rank"],
             "team": r["team"],
             "scores": [f"{r[field].get(m, float('nan')):.4f}" for m in config.metrics],
             "created": r["created"],
+            "sheet": sheets.get(r["team"]),
         }
         for r in ranked
     ]

@@ -78,13 +78,17 @@ def site(request, tmp_path_factory, challenge_config) -> Site:
 
 @pytest.fixture
 def fresh(site) -> Site:
-    """The site with no submissions, no failed logins, no uploads, the phase open."""
-    from squad.challenges.models import LoginAttempt, Phase, Submission
+    """The site with no submissions, failed logins, fact sheets or uploads, the phase
+    open."""
+    from squad.challenges.models import FactSheet, LoginAttempt, Phase, Submission
 
     Submission.objects.all().delete()
     LoginAttempt.objects.all().delete()
+    FactSheet.objects.all().delete()
     phase = site.config.phases[0]
-    Phase.objects.filter(name=phase.name).update(opens=phase.opens, closes=phase.closes)
+    Phase.objects.filter(name=phase.name).update(
+        opens=phase.opens, closes=phase.closes, needs_fact_sheet=phase.fact_sheet
+    )
     uploads = site.state / "uploads"
     shutil.rmtree(uploads)
     uploads.mkdir()

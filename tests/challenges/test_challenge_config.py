@@ -216,6 +216,10 @@ def test_example_challenge_file_is_valid():
     assert (config.dataset, config.metrics) == ("soc2010", ("accuracy", "f1_macro"))
     assert config.roster == example.parent / "roster.csv"
     assert config.organisers == ("organiser",)
+    assert [(p.name, p.fact_sheet) for p in config.phases] == [
+        ("main", False),
+        ("final", True),
+    ]
 
 
 def test_example_own_labels_file_is_valid(tmp_path):
