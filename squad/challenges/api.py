@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from squad.challenges.accounts import user_for_token
 from squad.challenges.intake import Refused, accept_upload, check_body_size
 from squad.challenges.models import Submission
-from squad.challenges.views import final_board_open
+from squad.challenges.views import final_board_open, public_scores_told
 
 __all__ = ["submission", "submissions"]
 
@@ -36,7 +36,7 @@ def _unauthorised() -> JsonResponse:
     return response
 
 
-def _as_json(row: Submission, show_private: bool) -> dict:
+def _as_json(row: Submission, show_private: bool, told: dict | None) -> dict:
     out = {
         "id": row.pk,
         "team": row.team.name,
@@ -46,7 +46,8 @@ def _as_json(row: Submission, show_private: bool) -> dict:
         "sha256": row.sha256,
         "status": row.status,
         "error": row.error,
-        "public_score": row.public_score,
+        "public_score": row.public_score if told is None else told.get(row.pk),
+        "ladder": told is not None,
         "created": row.created.isoformat(),
         "scored": row.scored.isoformat() if row.scored else None,
         "counted": row.counted,
@@ -71,7 +72,10 @@ def submissions(request):
     show_private = final_board_open(team.challenge, now)
     if request.method == "GET":
         rows = team.submissions.select_related("team", "user", "phase")
-        return JsonResponse({"submissions": [_as_json(r, show_private) for r in rows]})
+        told = public_scores_told(team)
+        return JsonResponse(
+            {"submissions": [_as_json(r, show_private, told) for r in rows]}
+        )
     try:
         check_body_size(request, settings.SQUAD_CHALLENGE)
     except Refused as err:
@@ -92,7 +96,9 @@ def submissions(request):
     queue = getattr(settings, "SQUAD_QUEUE", None)
     if queue is not None:
         queue.wake()
-    return JsonResponse(_as_json(row, show_private), status=201)
+    return JsonResponse(
+        _as_json(row, show_private, public_scores_told(team)), status=201
+    )
 
 
 @csrf_exempt
@@ -111,4 +117,4 @@ def submission(request, submission_id: int):
     if participant is None or row is None:
         return JsonResponse({"error": "No such submission of your team."}, status=404)
     show_private = final_board_open(row.team.challenge, timezone.now())
-    return JsonResponse(_as_json(row, show_private))
+    return JsonResponse(_as_json(row, show_private, public_scores_told(row.team)))

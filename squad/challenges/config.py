@@ -48,6 +48,7 @@ _KEYS = {
     "team_size",
     "final_picks",
     "public_fraction",
+    "ladder",
     "seed",
     "max_upload_mb",
     "roster",
@@ -102,6 +103,7 @@ class ChallengeConfig:
     organisers: tuple[str, ...] = ()
     path: Path | None = None
     labels: LabelsFile | None = None
+    ladder: float | None = None
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -310,6 +312,14 @@ def parse_challenge(raw: Any, where: str = "challenge file") -> ChallengeConfig:
         raise _fail(where, f"public_fraction must be a number, got {fraction!r}.")
     if not 0 < fraction < 1:
         raise _fail(where, f"public_fraction must be between 0 and 1, got {fraction}.")
+    ladder = raw.get("ladder")
+    if ladder is not None and (
+        isinstance(ladder, bool)
+        or not isinstance(ladder, int | float)
+        or not 0 < ladder < 1
+    ):
+        msg = f"ladder is the board's step, a number between 0 and 1, got {ladder!r}."
+        raise _fail(where, msg)
     size = raw.get("max_upload_mb", 20)
     if isinstance(size, bool) or not isinstance(size, int | float) or size <= 0:
         raise _fail(where, f"max_upload_mb must be a positive number, got {size!r}.")
@@ -340,6 +350,7 @@ def parse_challenge(raw: Any, where: str = "challenge file") -> ChallengeConfig:
         roster=None if raw.get("roster") is None else Path(str(raw["roster"])),
         organisers=tuple(organisers),
         labels=labels,
+        ladder=None if ladder is None else float(ladder),
     )
 
 

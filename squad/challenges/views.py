@@ -43,6 +43,7 @@ __all__ = [
     "logout_view",
     "overview",
     "picks",
+    "public_scores_told",
     "stylesheet",
     "submit",
     "team",
@@ -204,11 +205,15 @@ def team(request):
         return HttpResponseForbidden("Only members of a team have a team page.")
     now = timezone.now()
     challenge = Challenge.objects.get()
+    submissions = list(own.submissions.select_related("user", "phase"))
+    told = public_scores_told(own)
+    for row in submissions:
+        row.told_public = row.public_score if told is None else told.get(row.pk)
     return _page(
         request,
         "team.html",
         team=own,
-        submissions=own.submissions.select_related("user", "phase"),
+        submissions=submissions,
         show_private=final_board_open(challenge, now),
         left=slots_left(own, now, config.daily_cap, config.total_cap),
         sheet=FactSheet.objects.filter(team=own).first(),
@@ -296,12 +301,34 @@ def picks(request):
     return redirect("team")
 
 
-def board_rows(challenge) -> list[dict]:
-    """Every scored submission as a plain row for :mod:`squad.challenges.standings`."""
+def board_rows(challenge, team=None) -> list[dict]:
+    """Every scored submission (of ``team``, if given) as a plain row for
+    :mod:`squad.challenges.standings`."""
     rows = Submission.objects.filter(
         team__challenge=challenge, status=Submission.SCORED
-    ).values("id", "team__name", "created", "public_scores", "private_scores", "picked")
+    )
+    if team is not None:
+        rows = rows.filter(team=team)
+    rows = rows.values(
+        "id", "team__name", "created", "public_scores", "private_scores", "picked"
+    )
     return [{**r, "team": r["team__name"]} for r in rows]
+
+
+def public_scores_told(team) -> dict | None:
+    """Under the Ladder, the public score ``team`` is told after each submission
+    (submission id -> score); None without the Ladder, when scores are told as they
+    are."""
+    config = settings.SQUAD_CHALLENGE
+    if config.ladder is None:
+        return None
+    rows = board_rows(team.challenge, team)
+    return standings.ladder_scores(rows, config.metric, config.ladder)
+
+
+def _shown(scores: dict, metric: str) -> str:
+    value = scores.get(metric)
+    return "–" if value is None else f"{value:.4f}"
 
 
 @require_GET
@@ -314,6 +341,9 @@ def board(request):
     if closed:
         ranked = standings.final_board(rows, config.metrics, config.final_picks)
         field = "private_scores"
+    elif config.ladder is not None:
+        ranked = standings.ladder_board(rows, config.metric, config.ladder)
+        field = "public_scores"
     else:
         ranked = standings.public_board(rows, config.metrics)
         field = "public_scores"
@@ -327,7 +357,7 @@ def board(request):
         {
             "rank": r["rank"],
             "team": r["team"],
-            "scores": [f"{r[field].get(m, float('nan')):.4f}" for m in config.metrics],
+            "scores": [_shown(r[field], m) for m in config.metrics],
             "created": r["created"],
             "sheet": sheets.get(r["team"]),
         }
