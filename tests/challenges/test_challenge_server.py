@@ -13,14 +13,19 @@ import pytest
 
 from tests.support.challenges import (
     DATABASES,
+    OWN_LABELS,
+    OWN_TASK,
     SQUAD,
     free_port,
     http_get,
+    own_answers,
+    own_predictions_csv,
     predictions_csv,
     start_server,
     stop_server,
     wait_for,
     write_challenge,
+    write_own_labels,
 )
 
 
@@ -109,6 +114,52 @@ def test_served_challenge_scores_uploads_from_the_command_line(
             f"SELECT n_scorings FROM challenges_submission WHERE id = {number}",
         )
         assert counts == [(2,)]
+    finally:
+        if server.poll() is None:
+            assert stop_server(server) == 0, log.read_text()[-2000:]
+
+
+@pytest.mark.slow
+def test_served_own_labels_challenge_scores_in_its_workers(tmp_path):
+    """On the organiser's own labelled file, the real server's scoring processes score
+    an upload from `squad submit` against it; no page or API answer holds a label."""
+    folder = tmp_path / "c"
+    answers = write_own_labels(folder)
+    challenge = write_challenge(folder, task=OWN_TASK)
+    state, log, port = tmp_path / "state", tmp_path / "server.log", free_port()
+    url = f"http://127.0.0.1:{port}/"
+    server = start_server(challenge, state, port, log, "")
+    try:
+        wait_for(lambda: http_get(url)[0] == 200, 120, "the server answering")
+        (sheet,) = state.glob("accounts-*.csv")
+        with sheet.open(newline="") as handle:
+            tokens = {r["user"]: r["token"] for r in csv.DictReader(handle)}
+        predictions = tmp_path / "predictions.csv"
+        predictions.write_bytes(own_predictions_csv(own_answers(answers), wrong=50))
+        sent = subprocess.run(
+            [*SQUAD, "submit", str(predictions), "--to", url],
+            env={**os.environ, "SQUAD_CHALLENGE_TOKEN": tokens["alice"]},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert sent.returncode == 0, sent.stderr
+        number = int(sent.stdout.split("submission ")[1].split()[0])
+        status_url = f"{url}api/submissions/{number}/"
+
+        def scored():
+            status, body = http_get(status_url, tokens["alice"])
+            row = json.loads(body) if status == 200 else {}
+            return row if row.get("status") in ("scored", "failed") else None
+
+        row = wait_for(scored, 180, "scoring")
+        assert row["status"] == "scored", row
+        # 50 of 200 records wrong: the public part's accuracy is near 0.75
+        assert 0.5 < row["public_score"] < 1.0
+        for path in ("", "board/", "api/submissions/", f"api/submissions/{number}/"):
+            status, body = http_get(url + path, tokens["alice"])
+            assert status == 200, path
+            assert not any(label in body.decode() for label in OWN_LABELS), path
     finally:
         if server.poll() is None:
             assert stop_server(server) == 0, log.read_text()[-2000:]
