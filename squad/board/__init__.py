@@ -12,5 +12,7 @@
 - ``figures``, ``pages``: the figures and page contents of a task or a run;
   ``html``: the one-page leaderboard (``write_html``); ``site``: the static site and
   the CI check (``build_site``, ``check_board``).
+- ``challenge_results``: a closed challenge's results file, read as untrusted input
+  (``read_results``); ``challenge_pages``: its page on the site.
 - ``mlflow_export``: runs logged to MLflow (``export_to_mlflow``).
 """

@@ -1,7 +1,8 @@
 """Jinja2 templates of the board's pages (rendered with autoescape on).
 
 Every value from a record reaches a page only through ``{{ ... }}`` with autoescape,
-links are built from slugs the board makes (never from record text), and each page
+links are built from slugs the board makes (never from record text; the one exception,
+a challenge team's code link, is a link only when it is an ``http(s)`` URL), and each page
 carries a Content-Security-Policy that allows no script and images only from the site
 itself or inline data.
 """
@@ -91,6 +92,23 @@ only against the runs of the same task.</p>
 </tr>
 {% endfor %}</tbody>
 </table>
+{% if challenges %}<h2>Challenges</h2>
+<p class="note">Final boards of challenges that have closed, ranked on the held-back
+(private) labels.</p>
+<table>
+<thead><tr><th class="text">challenge</th><th class="text">winner</th>
+<th class="text">metric</th><th>score</th><th>teams</th><th class="text">closed</th>
+</tr></thead>
+<tbody>
+{% for challenge in challenges %}<tr>
+<td class="text"><a href="{{ challenge.href }}">{{ challenge.title }}</a></td>
+<td class="text">{{ challenge.winner }}</td><td class="text">{{ challenge.metric }}</td>
+<td>{{ challenge.value }}</td><td>{{ challenge.n_teams }}</td>
+<td class="text">{{ challenge.closed }}</td>
+</tr>
+{% endfor %}</tbody>
+</table>
+{% endif %}
 {% if rejected %}<h2>Runs left out</h2>
 <p class="note">These run folders failed a check and are not on the board.</p>
 <ul>{% for line in rejected %}<li>{{ line }}</li>{% endfor %}</ul>{% endif %}
@@ -125,6 +143,41 @@ RUN = """{% extends "base.html" %}
 {% endblock %}
 """
 
+CHALLENGE = """{% extends "base.html" %}
+{% block body %}
+<h2>Final board</h2>
+<p class="note">Each team's final submission, ranked by its score on the held-back
+(private) labels: {{ metrics|join(", then ") }}. Public scores are those of the same
+submission on the public part.</p>
+<table>
+<thead><tr><th>rank</th><th class="text">team</th>
+{% for metric in metrics %}<th>{{ metric }}</th>{% endfor %}
+{% for metric in metrics %}<th>public {{ metric }}</th>{% endfor %}
+<th>submissions</th>
+{% if has_method %}<th class="text">method</th>{% endif %}
+{% if has_code %}<th class="text">code</th>{% endif %}
+</tr></thead>
+<tbody>
+{% for row in rows %}<tr><td>{{ row.rank }}</td><td class="text">{{ row.team }}</td>
+{% for score in row.private %}<td>{{ score }}</td>{% endfor %}
+{% for score in row.public %}<td>{{ score }}</td>{% endfor %}
+<td>{{ row.n_submissions }}</td>
+{% if has_method %}<td class="text">{{ row.method }}</td>{% endif %}
+{% if has_code %}<td class="text">{% if row.code_href %}<a href="{{ row.code_href }}"
+ rel="nofollow noopener noreferrer">{{ row.code_text }}</a>
+{%- else %}{{ row.code_text }}{% endif %}</td>{% endif %}
+</tr>
+{% endfor %}</tbody>
+</table>
+<h2>Challenge</h2>
+<dl class="facts">{% for name, value in facts %}<dt>{{ name }}</dt><dd>{{ value }}</dd>
+{% endfor %}<dt>private labels sha256</dt><dd><code>{{ private_sha256 }}</code></dd>
+</dl>
+<p class="note">The sha256 was published when the challenge opened: the labels that
+ranked the teams are the ones it names.</p>
+{% endblock %}
+"""
+
 TEMPLATES = {
     "base.html": BASE,
     "macros.html": MACROS,
@@ -132,4 +185,5 @@ TEMPLATES = {
     "index.html": INDEX,
     "task.html": TASK,
     "run.html": RUN,
+    "challenge.html": CHALLENGE,
 }

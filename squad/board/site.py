@@ -8,12 +8,15 @@
   overlaid, accuracy by level (datasets with levels), the metric against parameters;
 - ``runs/<run>.html``: a run's method description, metrics, parameters, provenance and
   figures;
+- ``challenges/<challenge>.html``: the final board of a closed challenge, from the
+  results file ``squad challenge results`` wrote (read as untrusted input; see
+  :mod:`squad.board.challenge_results`), with the digest of its private labels;
 - ``img/<sha256>.png``: every image, named by its content (a figure drawn twice, or
   shared by runs, is written once).
 
 Pages link to each other by relative paths and load nothing from elsewhere: the folder
 opens from disk or from any static host. Every file is written atomically, and only when
-its content changed; pages of runs and tasks no longer on the board are removed. Scores come through a
+its content changed; pages of runs, tasks and challenges no longer on the board are removed. Scores come through a
 :class:`~squad.board.cache.ScoreCache`, so a rebuild after one new run scores one run.
 
 :func:`check_board` names every run folder that is left out or whose recorded metrics
@@ -28,17 +31,21 @@ import json
 import logging
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from squad._atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from squad.board.challenge_pages import challenge_view
+from squad.board.challenge_results import read_results
 from squad.board.collect import BoardRuns, board_runs, describe_flag
 from squad.board.leaderboard import leaderboard_tables
 from squad.board.pages import render, run_slug, run_view, task_view
 from squad.board.run import BoardRun
 from squad.board.safety import one_line
 from squad.board.tasks import Task
+from squad.errors import InvalidInputError
 
 __all__ = ["SiteResult", "build_site", "check_board"]
 
@@ -57,13 +64,15 @@ class SiteResult:
     rejected: list[str] = field(default_factory=list)
     images_written: int = 0
     figures_drawn: int = 0
+    challenges: int = 0
 
     def summary(self) -> str:
         """One line for the terminal."""
         left = f", {len(self.rejected)} left out" if self.rejected else ""
+        shown = f", {self.challenges} challenge(s)" if self.challenges else ""
         return (
             f"Wrote {self.out / 'index.html'}: {self.tasks} task(s), "
-            f"{self.runs} run page(s){left}"
+            f"{self.runs} run page(s){shown}{left}"
         )
 
 
@@ -149,6 +158,7 @@ def build_site(
     cache: Any = None,
     signers: Any = None,
     jobs: int | None = None,
+    challenges: Sequence[str | os.PathLike[str]] = (),
 ) -> SiteResult:
     """Write the board of the run folders below ``path`` as a static site in ``out``.
 
@@ -170,6 +180,9 @@ def build_site(
     jobs : int, optional
         Worker processes that score new runs (default: the CPU cores; 1 for the least
         memory).
+    challenges : sequence of path-like, default=()
+        Results files of closed challenges (``squad challenge results``): each gets a
+        page, linked from the index. They are read and checked before anything else.
 
     Returns
     -------
@@ -178,9 +191,12 @@ def build_site(
     Raises
     ------
     FileNotFoundError
-        If ``path`` does not exist.
+        If ``path`` or a results file does not exist.
+    squad.errors.InvalidInputError
+        If a results file is refused, or two are of the same challenge.
     """
     out = Path(out)
+    views = _challenge_views(challenges)
     runs = board_runs(path, cache=cache, signers=signers, jobs=jobs)
     tables = leaderboard_tables(runs, metric, include_failed=True) if runs.runs else {}
     images = _Images(out / "img")
@@ -231,9 +247,12 @@ def build_site(
             if tables
             else "score",
             tasks=rows,
+            challenges=[view["index"] for view in views],
             rejected=rejected,
         ),
     )
+    challenge_pages = _write_challenge_pages(out, views, now)
+    _remove_stale(out / "challenges", challenge_pages)
     _remove_stale(out / "tasks", task_pages)
     _remove_stale(out / "runs", run_pages)
     images.save()
@@ -245,7 +264,48 @@ def build_site(
         rejected=rejected,
         images_written=images.written,
         figures_drawn=images.drawn,
+        challenges=len(views),
     )
+
+
+def _challenge_views(paths: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]]:
+    views: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        view = challenge_view(read_results(path))
+        name = one_line(str(path), 200)
+        if view["slug"] in seen:
+            msg = (
+                f"Challenge results files {seen[view['slug']]!r} and {name!r} are of "
+                "the same challenge: give each challenge once."
+            )
+            raise InvalidInputError(msg)
+        seen[view["slug"]] = name
+        views.append(view)
+    return views
+
+
+def _write_challenge_pages(
+    out: Path, views: list[dict[str, Any]], now: str
+) -> set[str]:
+    pages: set[str] = set()
+    for view in views:
+        page = f"{view['slug']}.html"
+        pages.add(page)
+        _write_page(
+            out / "challenges" / page,
+            render(
+                "challenge.html",
+                title=f"Challenge {view['title']}",
+                nav=[{"href": "../index.html", "text": "All tasks"}],
+                subtitle=(
+                    f"Final board of {len(view['rows'])} team(s); closed "
+                    f"{view['closed']}; made {now}"
+                ),
+                **{k: v for k, v in view.items() if k not in ("title", "index")},
+            ),
+        )
+    return pages
 
 
 def _write_run_page(

@@ -12,7 +12,8 @@ One job per module:
 - ``config``: reading and checking the challenge file (no Django).
 - ``labels``: the test split, its public/private cut, the published digest, the texts.
 - ``scoring``: one upload scored on each part, in a worker process.
-- ``standings``: the public and the final board from scored rows.
+- ``standings``: the public and the final board from scored rows; ``results``: the
+  final board as a file for the board's static site, once the challenge has closed.
 - ``settings``: Django's settings built in code; ``models`` and ``migrations``: tables.
 - ``accounts``: roster, passwords, tokens; ``intake``: caps and uploads.
 - ``worker``: the queue in the database; ``server``: starting it all.

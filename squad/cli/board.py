@@ -263,6 +263,15 @@ def _score_cache(cache: bool, cache_dir: Path | None):
     type=click.IntRange(min=1),
     help="Processes that score new runs (default: CPU cores; 1 uses least memory).",
 )
+@click.option(
+    "--challenge",
+    "challenges",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="RESULTS.json",
+    help="A closed challenge's results file (squad challenge results): a page of its "
+    "final board, linked from the index. Repeatable.",
+)
 @_cache_options
 @signers_option
 def board_build(
@@ -271,6 +280,7 @@ def board_build(
     metric: str | None,
     top: int,
     jobs: int | None,
+    challenges: tuple[Path, ...],
     cache: bool,
     cache_dir: Path | None,
     signers_file: Path | None,
@@ -278,6 +288,7 @@ def board_build(
     """Write the board of the run folders under PATH as a static site in OUT.
 
     Every run folder is checked first; one that fails is left out with one warning.
+    A results file given with --challenge that fails its check stops the build.
     """
     from squad.board.site import build_site
 
@@ -289,6 +300,7 @@ def board_build(
         cache=_score_cache(cache, cache_dir),
         signers=read_signers(signers_file),
         jobs=jobs,
+        challenges=challenges,
     )
     click.echo(result.summary())
 

@@ -1,4 +1,4 @@
-"""``squad challenge``: run a challenge server, issue its accounts."""
+"""``squad challenge``: run a challenge server, issue its accounts, write its results."""
 
 from __future__ import annotations
 
@@ -107,3 +107,30 @@ def accounts_command(challenge_file: Path, db_url: str, state: Path | None) -> N
             f"{opened['sheet']} (readable by you only; hand them out, then delete it)."
         )
     click.echo(f"Private labels sha256: {opened['private_sha256']}")
+
+
+@challenge_group.command("results")
+@click.argument(
+    "challenge_file", type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@_options
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The JSON file to write (for squad board build --challenge).",
+)
+def results_command(
+    challenge_file: Path, db_url: str, state: Path | None, out: Path
+) -> None:
+    """Write the final board of CHALLENGE_FILE as JSON, once its last phase has closed.
+
+    The file holds the final ranking with private and public scores, the private labels'
+    sha256 and the close time; `squad board build --challenge FILE` shows it.
+    """
+    from squad.challenges import read_challenge
+    from squad.challenges.results import write_results
+
+    config = read_challenge(challenge_file)
+    write_results(config, out, state_dir=_state(challenge_file, state), db_url=db_url)
+    click.echo(f"Wrote the final results of {config.title} to {out}")

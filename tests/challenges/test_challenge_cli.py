@@ -103,3 +103,21 @@ def test_challenge_serve_refuses_labels_with_a_wrong_sha256(tmp_path):
 
     right = hashlib.sha256(answers.read_bytes()).hexdigest()
     assert right in result.output
+
+
+def test_challenge_results_needs_the_servers_database(tmp_path):
+    """Without the server's database: one line naming where it looked, exit status 2."""
+    from tests.support.challenges import write_challenge
+
+    challenge = write_challenge(tmp_path / "c")
+    out = tmp_path / "results.json"
+    result = CliRunner().invoke(
+        main,
+        ["challenge", "results", str(challenge), "--state", str(tmp_path / "none")]
+        + ["--out", str(out)],
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1
+    assert "No challenge database at " in result.output
+    assert "give the --db and --state the server ran with" in result.output
+    assert not out.exists() and not (tmp_path / "none").exists()
