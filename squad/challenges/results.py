@@ -54,7 +54,7 @@ def final_results(
         The time to compare with the close (default: now).
     fact_sheets : mapping, optional
         Team name to its fact sheet: ``method`` and ``code_url`` (both optional) are
-        added to the team's row.
+        added to the team's row. Default: the teams' fact sheets in the database.
 
     Returns
     -------
@@ -70,7 +70,7 @@ def final_results(
     from django.utils import timezone
 
     from squad.challenges import standings
-    from squad.challenges.models import Challenge
+    from squad.challenges.models import Challenge, FactSheet
     from squad.challenges.views import board_rows, final_board_open
 
     try:
@@ -95,6 +95,11 @@ def final_results(
             "results (private scores) stay hidden until then. Run this after the close."
         )
         raise InvalidInputError(msg)
+    if fact_sheets is None:
+        fact_sheets = {
+            sheet.team.name: {"method": sheet.method, "code_url": sheet.code_url}
+            for sheet in FactSheet.objects.select_related("team")
+        }
     rows = board_rows(challenge)
     counts = Counter(row["team"] for row in rows)
     ranked = standings.final_board(rows, config.metrics, config.final_picks)
@@ -107,7 +112,7 @@ def final_results(
             "public_scores": _scores(row["public_scores"], config.metrics),
             "n_submissions": counts[row["team"]],
         }
-        sheet = (fact_sheets or {}).get(row["team"], {})
+        sheet = fact_sheets.get(row["team"], {})
         team.update({k: sheet[k] for k in FACT_FIELDS if sheet.get(k)})
         teams.append(team)
     return {

@@ -80,6 +80,10 @@ def test_results_after_the_close_match_the_final_board(fresh, tmp_path):
     from squad.challenges.views import board_rows
 
     _play(fresh)
+    method = "Character n-grams of the title, a linear SVM; see the repository."
+    code = "https://git.example.org/red/coder"
+    sheet = {"method": method, "code_url": code}
+    assert fresh.client("bob").post("/team/factsheet/", sheet).status_code == 302
     close_challenge()
     done, out = _results_command(fresh, tmp_path)
     assert done.returncode == 0, done.stderr
@@ -121,3 +125,7 @@ def test_results_after_the_close_match_the_final_board(fresh, tmp_path):
     assert challenge.private_sha256 in html
     red = results["teams"][1]["private_scores"]["accuracy"]
     assert f"<td>{red:.4f}</td>" in html
+    # red's fact sheet travels with its row, and only red's
+    assert {k: results["teams"][1].get(k) for k in sheet} == sheet
+    assert "method" not in results["teams"][0] and "code_url" not in results["teams"][2]
+    assert method in html and f'href="{code}"' in html
