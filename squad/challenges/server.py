@@ -28,6 +28,7 @@ def open_challenge(
     db_url: str = "",
     data_home: str | None = None,
     secure_cookies: bool = False,
+    hub_login=None,
 ) -> dict[str, Any]:
     """Set up the challenge's database and accounts; return what was done.
 
@@ -42,6 +43,8 @@ def open_challenge(
     data_home : str, default=None
         See :func:`squad.get_data_home`.
     secure_cookies : bool, default=False
+        See :func:`squad.challenges.settings.configure`.
+    hub_login : squad.challenges.hub_login.HubLogin, optional
         See :func:`squad.challenges.settings.configure`.
 
     Returns
@@ -60,6 +63,7 @@ def open_challenge(
         db_url=db_url,
         data_home=data_home,
         secure_cookies=secure_cookies,
+        hub_login=hub_login,
     )
     from django.core.management import call_command
     from django.db import transaction
@@ -108,6 +112,7 @@ def serve(
     threads: int = 8,
     data_home: str | None = None,
     secure_cookies: bool = False,
+    hub_login=None,
     ready=None,
 ) -> None:
     """Run the challenge's site and its scoring queue until stopped.
@@ -116,8 +121,9 @@ def serve(
     ----------
     config : ChallengeConfig
         The challenge.
-    state_dir, db_url, data_home, secure_cookies
-        As :func:`open_challenge` (which is called first).
+    state_dir, db_url, data_home, secure_cookies, hub_login
+        As :func:`open_challenge` (which is called first). With ``hub_login`` the
+        site answers under the hub's prefix for it (``/services/<name>/``).
     host : str, default="127.0.0.1"
         Address to listen on (behind a reverse proxy, keep the loopback).
     port : int, default=8000
@@ -141,6 +147,7 @@ def serve(
         db_url=db_url,
         data_home=data_home,
         secure_cookies=secure_cookies,
+        hub_login=hub_login,
     )
     if opened["sheet"] is not None:
         logger.warning(
@@ -157,6 +164,7 @@ def serve(
         port=port,
         threads=threads,
         ident="squad",
+        url_prefix=hub_login.prefix.rstrip("/") if hub_login else "",
         max_request_body_size=int((config.max_upload_mb + 2) * 1024 * 1024),
     )
 
@@ -166,7 +174,7 @@ def serve(
     previous = signal.signal(signal.SIGTERM, stop)
     queue.start()
     try:
-        url = f"http://{host}:{server.effective_port}/"
+        url = f"http://{host}:{server.effective_port}{hub_login.prefix if hub_login else '/'}"
         if ready is not None:
             ready(url)
         server.run()

@@ -103,6 +103,7 @@ def configure(
     db_url: str = "",
     data_home: str | None = None,
     secure_cookies: bool = False,
+    hub_login=None,
 ) -> None:
     """Configure Django for ``config`` and set it up (once per process).
 
@@ -120,6 +121,9 @@ def configure(
         Behind a TLS reverse proxy: send session and CSRF cookies over HTTPS only, and
         take ``X-Forwarded-Proto: https`` from the proxy as the request's scheme (the
         proxy must set that header on every request, replacing any the client sent).
+    hub_login : squad.challenges.hub_login.HubLogin, optional
+        Log people in through the hub that runs this server as a service; the
+        cookies are then the service's own (its prefix, its names), beside the hub's.
 
     Raises
     ------
@@ -185,7 +189,12 @@ def configure(
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         USE_TZ=True,
         TIME_ZONE="UTC",
-        LOGIN_URL="/login/",
+        LOGIN_URL="login",
+        SESSION_COOKIE_NAME="squad-challenge-session",
+        CSRF_COOKIE_NAME="squad-challenge-csrf",
+        SESSION_COOKIE_PATH=hub_login.prefix if hub_login else "/",
+        CSRF_COOKIE_PATH=hub_login.prefix if hub_login else "/",
+        SQUAD_HUB_LOGIN=hub_login,
         SESSION_COOKIE_SECURE=secure_cookies,
         CSRF_COOKIE_SECURE=secure_cookies,
         SECURE_PROXY_SSL_HEADER=(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from squad.challenges import api, console, views
+from squad.challenges import api, console, hub_login, views
 
 __all__ = ["urlpatterns"]
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("hub/login/", hub_login.start, name="hub-login"),
+    path("oauth_callback", hub_login.callback, name="hub-callback"),
     path("data/", views.data, name="data"),
     path("data/texts.csv", views.texts, name="texts"),
     path("submit/", views.submit, name="submit"),

@@ -121,7 +121,8 @@ def login_view(request):
             LoginAttempt.objects.create(username=username, address=address)
             error = "Unknown user name or wrong password."
             status = 401
-    return _page(request, "login.html", status=status, error=error)
+    hub_login = getattr(settings, "SQUAD_HUB_LOGIN", None) is not None
+    return _page(request, "login.html", status=status, error=error, hub_login=hub_login)
 
 
 @require_POST

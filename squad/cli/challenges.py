@@ -55,6 +55,12 @@ def challenge_group() -> None:
     help="Behind a TLS reverse proxy: cookies over HTTPS only, X-Forwarded-Proto "
     "trusted.",
 )
+@click.option(
+    "--hub-login",
+    is_flag=True,
+    help="Run as a service of the course hub: people log in with their hub account "
+    "(the hub sets JUPYTERHUB_*; see docs/challenges.md).",
+)
 def serve_command(
     challenge_file: Path,
     db_url: str,
@@ -63,12 +69,15 @@ def serve_command(
     port: int,
     jobs: int,
     secure_cookies: bool,
+    hub_login: bool,
 ) -> None:
     """Migrate the database, create the roster's accounts and serve CHALLENGE_FILE."""
     from squad.challenges import read_challenge
+    from squad.challenges.hub_login import hub_login_from_environment
     from squad.challenges.server import serve
 
     config = read_challenge(challenge_file)
+    hub = hub_login_from_environment() if hub_login else None
 
     def ready(url: str) -> None:
         click.echo(f"Serving {config.title} on {url}", err=True)
@@ -81,6 +90,7 @@ def serve_command(
         port=port,
         jobs=jobs,
         secure_cookies=secure_cookies,
+        hub_login=hub,
         ready=ready,
     )
 
