@@ -302,7 +302,35 @@ def _settings(
             "cpu_limit": course.cpu_limit,
             "max_processes": course.max_processes,
         },
+        "challenge": _challenge_service(course, layout),
     }
+
+
+def _challenge_service(course: CourseFile, layout: HubLayout) -> list[str] | None:
+    """The command of the hub's ``challenge`` service, if the course file names one.
+
+    It runs as the hub does (root), with its state in the hub's state folder (0700):
+    the labels and the uploads stay out of every person's reach.
+    """
+    if course.challenge is None:
+        return None
+    return [
+        sys.executable,
+        "-c",
+        # not masked_entry_point: the challenge server may need what it masks
+        _DIE_WITH_HUB + "import sys; from squad.cli import main; "
+        "sys.argv[0] = 'squad'; sys.exit(main())",
+        "challenge",
+        "serve",
+        str(course.challenge),
+        "--hub-login",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(course.port + 4),
+        "--state",
+        str(layout.state / "challenge"),
+    ]
 
 
 _CONFIG_TEMPLATE = '''"""JupyterHub configuration of course {course_id!r}: written by `squad hub start`.
@@ -388,7 +416,11 @@ c.JupyterHub.load_roles = [
     {{
         "name": "nbgrader-" + course,
         "groups": ["nbgrader-" + course],
-        "scopes": ["list:services", "read:services!service=" + course],
+        "scopes": [
+            "list:services",
+            "read:services!service=" + course,
+            *(["access:services!service=challenge"] if S["challenge"] else []),
+        ],
     }},
     # What each person's server (and every kernel it runs) may do with its token: post
     # its activity, reach itself, and read what nbgrader's Course List needs (the
@@ -436,6 +468,22 @@ c.JupyterHub.services = [
         "command": [*S["culler"], f"--timeout={{S['idle_seconds']}}"],
     }},
 ]
+if S["challenge"]:
+    # The course's squad challenge: people log in with their hub account.
+    c.JupyterHub.services.append(
+        {{
+            "name": "challenge",
+            "url": f"http://127.0.0.1:{{S['port'] + 4}}",
+            "command": S["challenge"],
+            "oauth_no_confirm": True,
+            "timeout": 300,
+            "environment": {{
+                key: value
+                for key, value in S["environments"]["grader"].items()
+                if key in ("PATH", "SQUAD_DATA_HOME", "SQUAD_DATA_MIRROR")
+            }},
+        }}
+    )
 '''
 
 

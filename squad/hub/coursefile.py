@@ -14,6 +14,11 @@ A short YAML file kept with the course (the kit's is ``exercises/hub.yml``)::
     mem_limit: 2G                    # each person's server and kernels, at most
     cpu_limit: 1                     # CPUs each person's server and kernels may use
     max_processes: 256               # processes and threads each person may run
+    challenge: challenge.yml         # optional: a squad challenge, hub login (see below)
+
+With ``challenge``, the hub also runs ``squad challenge serve --hub-login`` on that
+challenge file as its service ``challenge`` (docs/challenges.md): everybody of the
+course reaches it at ``/services/challenge/`` and logs in with their hub account.
 
 Every name is a Unix account name on the hub's server. Everything in the file is input
 from a person: it is checked, and a problem is reported in one line.
@@ -70,6 +75,7 @@ _KEYS = {
     "mem_limit",
     "cpu_limit",
     "max_processes",
+    "challenge",
 }
 #: Per-person limits when the course file names none: sized for a class server of
 #: 2 cores and 24 GB (docs/hub.md, "Limits"). ``null`` in the file means no limit.
@@ -115,6 +121,8 @@ class CourseFile:
     max_processes : int or None
         Processes and threads each person's server may run at once (kernels,
         terminals and what they start included); ``None`` for no limit.
+    challenge : pathlib.Path or None
+        A challenge file the hub serves as its service ``challenge``.
     """
 
     path: Path
@@ -129,6 +137,7 @@ class CourseFile:
     mem_limit: int | None = DEFAULT_MEM_LIMIT
     cpu_limit: float | None = DEFAULT_CPU_LIMIT
     max_processes: int | None = DEFAULT_MAX_PROCESSES
+    challenge: Path | None = None
 
     @property
     def grader(self) -> str:
@@ -450,6 +459,17 @@ def read_course_file(path: str | os.PathLike[str]) -> CourseFile:
         raise InvalidInputError(msg)
     datasets = _as_names(data.get("datasets"), "datasets", where)
     limits = _read_limits(data, where)
+    challenge = data.get("challenge")
+    if challenge is not None:
+        if not isinstance(challenge, str) or not challenge.strip():
+            msg = (
+                f"'challenge' in {where} must name a challenge file, got {challenge!r}."
+            )
+            raise InvalidInputError(msg)
+        challenge = (file.parent / Path(challenge).expanduser()).resolve()
+        if not challenge.is_file():
+            msg = f"The challenge file '{challenge}' named in {where} does not exist."
+            raise MissingFileError(msg)
     return CourseFile(
         path=file,
         course_id=course_id,
@@ -460,5 +480,6 @@ def read_course_file(path: str | os.PathLike[str]) -> CourseFile:
         trainees=trainees,
         datasets=datasets,
         idle_minutes=idle,
+        challenge=challenge,
         **limits,
     )

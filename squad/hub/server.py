@@ -29,11 +29,22 @@ from squad.servers import (
 
 __all__ = ["HubServer", "check_ports", "hub_ports", "start_hub"]
 
-_PORT_USES = ("the hub", "the hub's API", "the proxy's API", "the course's Formgrader")
+_PORT_USES = (
+    "the hub",
+    "the hub's API",
+    "the proxy's API",
+    "the course's Formgrader",
+    "the challenge",
+)
+
+
+def _port_uses(course: CourseFile) -> tuple[str, ...]:
+    return _PORT_USES if course.challenge is not None else _PORT_USES[:4]
 
 
 def hub_ports(course: CourseFile) -> list[int]:
-    """The hub's four ports: public, hub API, proxy API, Formgrader service.
+    """The hub's ports: public, hub API, proxy API, Formgrader service, and the
+    challenge's if the course file names one.
 
     Examples
     --------
@@ -41,7 +52,7 @@ def hub_ports(course: CourseFile) -> list[int]:
     >>> hub_ports(CourseFile(Path("hub.yml"), "c", Path("."), Path("."), port=8000))
     [8000, 8001, 8002, 8003]
     """
-    return [course.port + n for n in range(len(_PORT_USES))]
+    return [course.port + n for n in range(len(_port_uses(course)))]
 
 
 def check_ports(course: CourseFile, ip: str = "127.0.0.1") -> None:
@@ -52,7 +63,7 @@ def check_ports(course: CourseFile, ip: str = "127.0.0.1") -> None:
     ServiceError
         Naming the port, what the hub needs it for and what to change.
     """
-    for port, use in zip(hub_ports(course), _PORT_USES, strict=True):
+    for port, use in zip(hub_ports(course), _port_uses(course), strict=True):
         host = ip if port == course.port and ip else "127.0.0.1"
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -62,7 +73,7 @@ def check_ports(course: CourseFile, ip: str = "127.0.0.1") -> None:
                 msg = (
                     f"Port {port} ({use}) is in use on {host}: {err.strerror}. Stop "
                     f"what uses it, or change 'port' in {course.path} (the hub uses "
-                    f"{course.port} to {course.port + len(_PORT_USES) - 1})."
+                    f"{course.port} to {course.port + len(_port_uses(course)) - 1})."
                 )
                 raise ServiceError(msg) from err
 

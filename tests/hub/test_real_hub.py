@@ -147,11 +147,11 @@ def _free_ports(course) -> object:
     for _ in range(50):
         # Below Linux's ephemeral range (32768-60999): a probe of a port nothing listens
         # on yet can otherwise connect to itself and hold the port the hub needs.
-        candidate = replace(course, port=20000 + 4 * secrets.randbelow(3000))
+        candidate = replace(course, port=20000 + 5 * secrets.randbelow(3000))
         with contextlib.suppress(ServiceError):
             check_ports(candidate)
             return candidate
-    pytest.fail("no four free consecutive ports were found")
+    pytest.fail("no five free consecutive ports were found")
 
 
 def _stop_processes_of(uids: set[int]) -> None:
@@ -194,6 +194,28 @@ def _remove_cgroups_and_runtime(course) -> None:
                 remove_cgroup(cgroup)
 
 
+#: The course's challenge: the first two trainees form team red; the third is not on
+#: its roster.
+CHALLENGE_TEAM = 2
+
+
+def _write_course_challenge(folder: Path, instructor: str, trainees: list[str]) -> None:
+    """A squad challenge on soc2010 for the course hub to serve (``challenge:``)."""
+    folder.mkdir()
+    rows = [f"{instructor},Instructor,i@example.org,"]
+    rows += [f"{t},Trainee,t@example.org,red" for t in trainees[:CHALLENGE_TEAM]]
+    (folder / "roster.csv").write_text(
+        "user,name,email,team\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )
+    (folder / "CHALLENGE.yml").write_text(
+        "title: Course challenge\ndataset: soc2010\nmetric: accuracy\n"
+        "phases:\n  - name: main\n    opens: 2020-01-01T00:00:00Z\n"
+        "    closes: 2099-01-01T00:00:00Z\nroster: roster.csv\n"
+        f"organisers: [{instructor}]\n",
+        encoding="utf-8",
+    )
+
+
 @pytest.fixture(scope="module")
 def hub():
     """The course's hub, with its accounts; everything removed at the end."""
@@ -213,6 +235,7 @@ def hub():
     shutil.copytree(REPO / "exercises", base / "course")
     for path in [base / "course" / "source", *(base / "course" / "source").rglob("*")]:
         path.chmod(path.stat().st_mode & ~0o007)
+    _write_course_challenge(base / "challenge", instructor, trainees)
     course_file = base / "hub.yml"
     course_file.write_text(
         json.dumps(
@@ -225,6 +248,7 @@ def hub():
                 "trainees": trainees,
                 "datasets": ["soc2010"],
                 "idle_minutes": 30,
+                "challenge": str(base / "challenge" / "CHALLENGE.yml"),
             }
         )
     )
@@ -1090,6 +1114,44 @@ class LoginForm:
         return f"unexpected {answer.status_code}: {answer.text[:300]}"
 
 
+def test_trainees_log_in_to_the_course_challenge_with_their_hub_account(hub):
+    """The hub serves the course file's challenge: a trainee on its roster logs in
+    with the hub account and lands on the team page; one off the roster is refused;
+    the challenge's state, with its labels and uploads, is root's alone."""
+    import requests
+
+    site = f"{hub.url}services/challenge/"
+
+    def answers() -> bool:
+        with contextlib.suppress(requests.RequestException):
+            page = requests.get(site, timeout=10)
+            return page.status_code == 200 and "Course challenge" in page.text
+        return False
+
+    assert wait_until(answers, timeout=180), "the challenge service did not answer"
+    member, outsider = hub.trainees[0], hub.trainees[CHALLENGE_TEAM]
+    session = login(hub.url, member, hub.passwords[member])
+    landed = session.get(f"{site}hub/login/", timeout=60)
+    assert landed.status_code == 200, landed.text[:300]
+    assert landed.url == f"{site}team/" and "Team red" in landed.text
+    refused = login(hub.url, outsider, hub.passwords[outsider]).get(
+        f"{site}hub/login/", timeout=60
+    )
+    assert refused.status_code == 403
+    assert "not on this challenge's roster" in refused.text
+    state = hub.layout.state / "challenge"
+    info = state.stat()
+    assert (info.st_uid, info.st_mode & 0o777) == (0, 0o700)
+    # a trainee's own account cannot look inside
+    looked = subprocess.run(
+        ["runuser", "-u", member, "--", "ls", str(state)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert looked.returncode != 0 and "Permission denied" in looked.stderr
+
+
 def test_each_password_logs_in_its_own_person_only(hub):
     """A trainee's password logs that trainee in; not another trainee, the grader,
     root, an instructor or a name off the roster (the real hub's login form)."""
@@ -1264,16 +1326,22 @@ def _kept_state(hub: Hub) -> dict[str, object]:
 
 
 def _managed_services(hub: Hub) -> list:
-    """The hub's Formgrader and idle culler processes."""
+    """The hub's Formgrader, idle culler and challenge server processes."""
     import psutil
 
     found = []
     for child in psutil.Process(hub.server.process.pid).children(recursive=True):
         with contextlib.suppress(psutil.Error):
             command = " ".join(child.cmdline())
-            if "jupyterhub_idle_culler" in command or (
-                "jupyterhub.singleuser" in command
-                and child.username() == hub.course.grader
+            if (
+                "jupyterhub_idle_culler" in command
+                or (
+                    "from squad.cli import main" in command and "--hub-login" in command
+                )
+                or (
+                    "jupyterhub.singleuser" in command
+                    and child.username() == hub.course.grader
+                )
             ):
                 found.append(child)
     return found
@@ -1313,7 +1381,9 @@ def test_restart_keeps_users_submissions_and_grades(hub, load_run, browser):
             expect(stays.page).to_have_url(re.compile(r"/hub/home$"), timeout=60_000)
         services = _managed_services(hub)
         names = sorted(" ".join(p.cmdline())[-60:] for p in services)
-        assert len(services) == 2, f"expected the Formgrader and the culler: {names}"
+        assert len(services) == 3, (
+            f"expected the Formgrader, the culler and the challenge: {names}"
+        )
         hub.server.process.send_signal(signal.SIGKILL)
         hub.server.stop()  # reaps it and stops the proxy it left behind
         assert wait_until(lambda: not any(map(_alive, services)), timeout=60)
