@@ -204,3 +204,27 @@ def test_readiness_probe_reads_a_non_http_answer_as_not_ready(probe):
         ready = _answers(url) if probe == "hub" else _responds(url, "token")
         thread.join(timeout=30)
     assert ready is False
+
+
+def test_course_file_challenge_needs_a_file_and_a_fifth_port(tmp_path):
+    """``challenge:`` names a file that exists; the hub then checks a fifth port."""
+    from squad.errors import MissingFileError
+    from squad.hub.server import hub_ports
+
+    with pytest.raises(MissingFileError, match="challenge file .* does not exist"):
+        read_course_file(_course_file(tmp_path, challenge="nowhere.yml"))
+    (tmp_path / "challenge.yml").write_text("title: T\n")
+    course = read_course_file(_course_file(tmp_path, challenge="challenge.yml"))
+    assert course.challenge == (tmp_path / "challenge.yml").resolve()
+    assert hub_ports(course) == [8000, 8001, 8002, 8003, 8004]
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        course = read_course_file(
+            _course_file(tmp_path, port=port - 4, challenge="challenge.yml")
+        )
+        with pytest.raises(
+            ServiceError, match=f"Port {port} .the challenge. is in use"
+        ):
+            check_ports(course)
