@@ -81,6 +81,19 @@ def rescore(request):
 
 
 @_organiser
+@require_POST
+def rerun(request, submission_id: int):
+    """Queue one submission again: one left ``scoring`` by a worker that hangs, or one
+    that failed for the server's own reasons. It is scored again from its file."""
+    row = get_object_or_404(Submission, pk=submission_id)
+    Submission.objects.filter(pk=row.pk).update(status=Submission.QUEUED, error="")
+    queue = getattr(settings, "SQUAD_QUEUE", None)
+    if queue is not None:
+        queue.wake()
+    return redirect("console")
+
+
+@_organiser
 @require_GET
 def download_all(request):
     """Every uploaded file, as ``<team>/<id>-<file name>`` in one zip."""

@@ -25,6 +25,7 @@ urlpatterns = [
     path("console/", console.console, name="console"),
     path("console/reset/<int:team_id>/", console.reset_caps, name="reset"),
     path("console/rescore/", console.rescore, name="rescore"),
+    path("console/rerun/<int:submission_id>/", console.rerun, name="rerun"),
     path("console/submissions.zip", console.download_all, name="download-all"),
     path("api/submissions/", api.submissions, name="api-submissions"),
     path("api/submissions/<int:submission_id>/", api.submission, name="api-submission"),

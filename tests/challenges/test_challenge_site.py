@@ -330,6 +330,29 @@ def test_rescore_and_restart_requeue(fresh):
     assert (row.status, row.n_scorings, row.public_score) == ("scored", 3, 1.0)
 
 
+def test_organiser_scores_a_stuck_submission_again(fresh):
+    """A row a hung worker left 'scoring' is queued again from the console, by an
+    organiser only, and scored once more from its file."""
+    from squad.challenges.models import Submission
+    from squad.challenges.worker import claim_next
+
+    _submit(fresh.client("alice"))
+    stuck = claim_next()  # a worker took it and never answered
+    assert stuck.status == "scoring"
+    console = fresh.client("organiser").get("/console/").content.decode()
+    assert f'action="/console/rerun/{stuck.pk}/"' in console
+    for participant in ("alice", "dave"):
+        refused = fresh.client(participant).post(f"/console/rerun/{stuck.pk}/")
+        assert refused.status_code in (302, 403)
+        assert Submission.objects.get().status == "scoring"
+    answer = fresh.client("organiser").post(f"/console/rerun/{stuck.pk}/")
+    assert answer.status_code == 302
+    assert Submission.objects.get().status == "queued"
+    assert score_queued(fresh) == 1
+    row = Submission.objects.get()
+    assert (row.status, row.n_scorings, row.public_score) == ("scored", 2, 1.0)
+
+
 def test_final_picks_choose_the_final_submission(fresh):
     """A team's pick stands on the final board even when its public score is lower."""
     from squad.challenges.models import Submission
