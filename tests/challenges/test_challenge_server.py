@@ -48,6 +48,33 @@ def _execute(db: str, state, sql: str) -> list[tuple]:
         return cursor.fetchall() if cursor.description else []
 
 
+def _tokens(state) -> dict[str, str]:
+    """Each user's API token, from the account sheet the server wrote."""
+    (sheet,) = state.glob("accounts-*.csv")
+    with sheet.open(newline="") as handle:
+        return {r["user"]: r["token"] for r in csv.DictReader(handle)}
+
+
+def _squad_submit(predictions, url: str, token: str) -> tuple[int, str]:
+    """Upload with `squad submit --to`; the submission's number and what it printed."""
+    sent = subprocess.run(
+        [*SQUAD, "submit", str(predictions), "--to", url],
+        env={**os.environ, "SQUAD_CHALLENGE_TOKEN": token},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert sent.returncode == 0, sent.stderr
+    return int(sent.stdout.split("submission ")[1].split()[0]), sent.stdout
+
+
+def _scored_row(status_url: str, token: str):
+    """The submission as the API shows it once scored or failed, else None."""
+    status, body = http_get(status_url, token)
+    row = json.loads(body) if status == 200 else {}
+    return row if row.get("status") in ("scored", "failed") else None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("database", DATABASES)
 def test_served_challenge_scores_uploads_from_the_command_line(
@@ -64,27 +91,15 @@ def test_served_challenge_scores_uploads_from_the_command_line(
     server = start_server(challenge, state, port, log, db)
     try:
         wait_for(lambda: http_get(url)[0] == 200, 120, "the server answering")
-        (sheet,) = state.glob("accounts-*.csv")
-        with sheet.open(newline="") as handle:
-            tokens = {r["user"]: r["token"] for r in csv.DictReader(handle)}
+        tokens = _tokens(state)
         predictions = tmp_path / "predictions.csv"
         predictions.write_bytes(predictions_csv(wrong=500))
-        sent = subprocess.run(
-            [*SQUAD, "submit", str(predictions), "--to", url],
-            env={**os.environ, "SQUAD_CHALLENGE_TOKEN": tokens["alice"]},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert sent.returncode == 0, sent.stderr
-        assert "for team red" in sent.stdout
-        number = int(sent.stdout.split("submission ")[1].split()[0])
+        number, said = _squad_submit(predictions, url, tokens["alice"])
+        assert "for team red" in said
         status_url = f"{url}api/submissions/{number}/"
 
         def scored():
-            status, body = http_get(status_url, tokens["bob"])
-            row = json.loads(body) if status == 200 else {}
-            return row if row.get("status") in ("scored", "failed") else None
+            return _scored_row(status_url, tokens["bob"])
 
         row = wait_for(scored, 180, "scoring")
         assert row["status"] == "scored", row
@@ -131,28 +146,12 @@ def test_served_own_labels_challenge_scores_in_its_workers(tmp_path):
     server = start_server(challenge, state, port, log, "")
     try:
         wait_for(lambda: http_get(url)[0] == 200, 120, "the server answering")
-        (sheet,) = state.glob("accounts-*.csv")
-        with sheet.open(newline="") as handle:
-            tokens = {r["user"]: r["token"] for r in csv.DictReader(handle)}
+        tokens = _tokens(state)
         predictions = tmp_path / "predictions.csv"
         predictions.write_bytes(own_predictions_csv(own_answers(answers), wrong=50))
-        sent = subprocess.run(
-            [*SQUAD, "submit", str(predictions), "--to", url],
-            env={**os.environ, "SQUAD_CHALLENGE_TOKEN": tokens["alice"]},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert sent.returncode == 0, sent.stderr
-        number = int(sent.stdout.split("submission ")[1].split()[0])
+        number, _said = _squad_submit(predictions, url, tokens["alice"])
         status_url = f"{url}api/submissions/{number}/"
-
-        def scored():
-            status, body = http_get(status_url, tokens["alice"])
-            row = json.loads(body) if status == 200 else {}
-            return row if row.get("status") in ("scored", "failed") else None
-
-        row = wait_for(scored, 180, "scoring")
+        row = wait_for(lambda: _scored_row(status_url, tokens["alice"]), 180, "scoring")
         assert row["status"] == "scored", row
         # 50 of 200 records wrong: the public part's accuracy is near 0.75
         assert 0.5 < row["public_score"] < 1.0
